@@ -1,0 +1,210 @@
+//! The subcommands: each reads its inputs, calls the library, and prints text or JSON.
+
+use crate::progress::{EpochBar, stop_on_ctrl_c};
+use kiln::data::{TaskChoice, read_table};
+use kiln::training::{Batches, EpochRecord, Metrics};
+use kiln::{Bundle, Config, KilnError, TrainHooks};
+use serde_json::json;
+use std::path::{Path, PathBuf};
+
+/// Options of `kiln train`.
+pub struct TrainArgs {
+    pub data: PathBuf,
+    pub target: Option<String>,
+    pub config: Option<PathBuf>,
+    pub out: Option<PathBuf>,
+    pub report: Option<PathBuf>,
+    pub seed: Option<u64>,
+    pub task: Option<TaskChoice>,
+    pub epochs: Option<usize>,
+    pub json: bool,
+}
+
+/// What `kiln train` wrote.
+pub struct Trained {
+    pub model: PathBuf,
+    pub report: PathBuf,
+    pub manifest: kiln::Manifest,
+}
+
+/// `kiln train`.
+pub fn train(args: TrainArgs) -> Result<Trained, KilnError> {
+    let mut config = match &args.config {
+        Some(path) => Config::from_file(path).map_err(KilnError::Config)?,
+        None => Config::default(),
+    };
+    if let Some(t) = args.target {
+        config.data.target = Some(t);
+    }
+    if let Some(s) = args.seed {
+        config.seed = s;
+    }
+    if let Some(t) = args.task {
+        config.data.task = t;
+    }
+    if let Some(e) = args.epochs {
+        config.train.epochs = e;
+    }
+    let model_path = args.out.unwrap_or_else(|| default_model_path(&args.data));
+    let report_path = args.report.unwrap_or_else(|| model_path.with_extension("report.html"));
+    let stop = stop_on_ctrl_c();
+    let bar = EpochBar::new("metric");
+    let mut on_epoch = |r: &EpochRecord, b: &Batches| bar.epoch(r, b);
+    let mut hooks = TrainHooks {
+        stop: Some(&stop),
+        on_epoch: Some(&mut on_epoch),
+    };
+    let run = kiln::train(&args.data, &config, &mut hooks);
+    bar.finish();
+    let run = run?;
+    run.bundle.save(&model_path)?;
+    let report = kiln::report::train_report(&run.bundle.manifest);
+    kiln_report_write(&report, &report_path)?;
+    let m = run.bundle.manifest;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({
+                "model": model_path,
+                "report": report_path,
+                "target": m.target.column,
+                "task": m.target.task,
+                "test_metrics": m.test_metrics,
+                "valid_metrics": m.valid_metrics,
+                "epochs": m.curve.len(),
+                "best_epoch": m.best_epoch,
+                "train_seconds": m.train_seconds,
+                "notes": m.notes,
+            }))
+            .expect("json")
+        );
+    } else {
+        println!("trained on {} ({} rows), target '{}'", m.data.source, m.data.rows, m.target.column);
+        for n in &m.notes {
+            println!("  - {n}");
+        }
+        println!("test metrics ({} rows):", m.data.test_rows);
+        print_metrics(&m.test_metrics);
+        println!("model:  {}", model_path.display());
+        println!("report: {}", report_path.display());
+    }
+    Ok(Trained {
+        model: model_path,
+        report: report_path,
+        manifest: m,
+    })
+}
+
+/// Writes an HTML report, mapping failure to a Kiln error.
+pub fn kiln_report_write(report: &kiln_report_types::Report, path: &Path) -> Result<(), KilnError> {
+    kiln_report_types::write_html(report, path).map_err(|e| KilnError::Write {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    })
+}
+
+/// The report crate, as re-exported by the library.
+pub use kiln::report_types as kiln_report_types;
+
+/// `DATA`'s file name with the `.kiln` extension, in the current folder.
+fn default_model_path(data: &Path) -> PathBuf {
+    let name = data
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_else(|| "model".into());
+    let stem = name
+        .trim_end_matches(".gz")
+        .rsplit_once('.')
+        .map_or(name.as_str(), |(s, _)| s)
+        .to_string();
+    PathBuf::from(format!("{stem}.kiln"))
+}
+
+/// Prints metrics as aligned name/value lines.
+pub fn print_metrics(m: &Metrics) {
+    for (name, v) in m.pairs() {
+        println!("  {name:<9} {v:.4}");
+    }
+}
+
+/// `kiln evaluate`.
+pub fn evaluate(model: &Path, data: &Path, json: bool) -> Result<(), KilnError> {
+    let bundle = Bundle::load(model)?;
+    let table = read_table(data)?;
+    let e = kiln::evaluate(&bundle, &table)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&e).expect("json"));
+        return Ok(());
+    }
+    for n in &e.notes {
+        eprintln!("note: {n}");
+    }
+    println!("{} rows of {}:", e.metrics.rows, data.display());
+    print_metrics(&e.metrics);
+    if let Some(cm) = &e.confusion_matrix {
+        let classes = &bundle.manifest.target.classes;
+        println!("confusion matrix (rows: actual, columns: predicted):");
+        let w = classes.iter().map(|c| c.len()).max().unwrap_or(1).max(6);
+        print!("  {:w$}", "");
+        for c in classes {
+            print!(" {c:>w$}");
+        }
+        println!();
+        for (c, row) in classes.iter().zip(cm) {
+            print!("  {c:w$}");
+            for v in row {
+                print!(" {v:>w$}");
+            }
+            println!();
+        }
+    }
+    Ok(())
+}
+
+/// `kiln predict`.
+pub fn predict(model: &Path, data: &Path, out: Option<&Path>) -> Result<(), KilnError> {
+    let bundle = Bundle::load(model)?;
+    let table = read_table(data)?;
+    let p = kiln::predict(&bundle, &table)?;
+    for n in &p.notes {
+        eprintln!("note: {n}");
+    }
+    let csv = p.to_csv();
+    match out {
+        Some(path) => {
+            kiln::atomic::write_atomic(path, csv.as_bytes()).map_err(|e| KilnError::Write {
+                path: path.display().to_string(),
+                reason: e.to_string(),
+            })?;
+            eprintln!("wrote {} predictions to {}", p.rows.len(), path.display());
+        }
+        None => print!("{csv}"),
+    }
+    Ok(())
+}
+
+/// `kiln inspect`.
+pub fn inspect(model: &Path, json: bool) -> Result<(), KilnError> {
+    let bundle = Bundle::load(model)?;
+    let m = &bundle.manifest;
+    if json {
+        println!("{}", serde_json::to_string_pretty(m).expect("json"));
+        return Ok(());
+    }
+    println!("Kiln {} model, trained on {}", m.kiln_version, m.data.source);
+    println!("target: '{}' ({})", m.target.column, m.target.task);
+    if !m.target.classes.is_empty() {
+        println!("classes: {}", m.target.classes.join(", "));
+    }
+    println!("input columns:");
+    for f in &m.preprocessor.features {
+        println!("  {} ({:?})", f.column, f.kind);
+    }
+    println!(
+        "network: {} inputs, {} hidden layers of {}, {} ensemble members",
+        m.network.inputs, m.network.depth, m.network.width, m.network.ensemble
+    );
+    println!("test metrics:");
+    print_metrics(&m.test_metrics);
+    Ok(())
+}

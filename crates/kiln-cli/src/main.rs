@@ -1,0 +1,142 @@
+//! The `kiln` command-line tool: a thin layer over the `kiln` library.
+
+mod commands;
+mod demo;
+mod progress;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// Kiln: from a raw table to a trained, evaluated neural network.
+#[derive(Parser)]
+#[command(name = "kiln", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// The task to learn, when inference from the target is not wanted.
+#[derive(Clone, Copy, ValueEnum)]
+enum TaskArg {
+    Auto,
+    Binary,
+    Multiclass,
+    Regression,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train a network on a CSV or Parquet table and write a model bundle and an HTML report.
+    Train {
+        /// The table (.csv, .tsv, .csv.gz or .parquet).
+        data: PathBuf,
+        /// The column to predict.
+        #[arg(long, short)]
+        target: Option<String>,
+        /// A TOML config (see `kiln config`); options given here override it.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Where to write the model bundle [default: DATA's name with .kiln, in this folder].
+        #[arg(long, short)]
+        out: Option<PathBuf>,
+        /// Where to write the HTML report [default: the bundle's name with .report.html].
+        #[arg(long)]
+        report: Option<PathBuf>,
+        /// Seed of every random step [default: 42].
+        #[arg(long)]
+        seed: Option<u64>,
+        /// The task [default: inferred from the target].
+        #[arg(long, value_enum)]
+        task: Option<TaskArg>,
+        /// Most epochs [default: chosen from the data size].
+        #[arg(long)]
+        epochs: Option<usize>,
+        /// Print the results as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Score a model on a labelled table: accuracy, F1, log loss, ROC AUC or RMSE, MAE, R².
+    Evaluate {
+        /// The model bundle.
+        model: PathBuf,
+        /// A table with the model's feature columns and its target column.
+        data: PathBuf,
+        /// Print the metrics as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Predict every row of a table; writes a CSV of predictions and class probabilities.
+    Predict {
+        /// The model bundle.
+        model: PathBuf,
+        /// A table with the model's feature columns, in any order.
+        data: PathBuf,
+        /// Write the CSV here instead of to stdout.
+        #[arg(long, short)]
+        out: Option<PathBuf>,
+    },
+    /// Show what a model bundle holds: task, columns, network, metrics.
+    Inspect {
+        /// The model bundle.
+        model: PathBuf,
+        /// Print the whole manifest as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the configuration with every default, as TOML to edit into a kiln.toml.
+    Config,
+    /// Run the whole pipeline on the bundled breast cancer data set.
+    Demo {
+        /// Folder for the demo's files.
+        #[arg(long, default_value = "kiln-demo")]
+        out: PathBuf,
+        /// Print the results as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Train {
+            data,
+            target,
+            config,
+            out,
+            report,
+            seed,
+            task,
+            epochs,
+            json,
+        } => commands::train(commands::TrainArgs {
+            data,
+            target,
+            config,
+            out,
+            report,
+            seed,
+            task: task.map(|t| match t {
+                TaskArg::Auto => kiln::data::TaskChoice::Auto,
+                TaskArg::Binary => kiln::data::TaskChoice::Binary,
+                TaskArg::Multiclass => kiln::data::TaskChoice::Multiclass,
+                TaskArg::Regression => kiln::data::TaskChoice::Regression,
+            }),
+            epochs,
+            json,
+        })
+        .map(|_| ()),
+        Command::Evaluate { model, data, json } => commands::evaluate(&model, &data, json),
+        Command::Predict { model, data, out } => commands::predict(&model, &data, out.as_deref()),
+        Command::Inspect { model, json } => commands::inspect(&model, json),
+        Command::Config => {
+            print!("{}", kiln::Config::default().to_toml());
+            Ok(())
+        }
+        Command::Demo { out, json } => demo::run(&out, json),
+    };
+    if let Err(e) = result {
+        eprintln!("error: {e}");
+        std::process::exit(e.exit_code());
+    }
+}

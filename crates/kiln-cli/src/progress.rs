@@ -1,0 +1,60 @@
+//! The training progress bar (epochs, losses, metric, rate and ETA) and Ctrl-C handling.
+
+use indicatif::{ProgressBar, ProgressStyle};
+use kiln::training::{Batches, EpochRecord};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// A progress bar over epochs, drawn on stderr only when it is a terminal.
+pub struct EpochBar {
+    bar: ProgressBar,
+    metric: &'static str,
+}
+
+impl EpochBar {
+    /// A bar for a run whose headline metric is `metric`.
+    pub fn new(metric: &'static str) -> Self {
+        let bar = ProgressBar::new(0);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{spinner} epoch {pos}/{len} [{bar:30}] {per_sec} ETA ≤ {eta} {msg}",
+            )
+            .expect("valid template")
+            .progress_chars("=> "),
+        );
+        Self { bar, metric }
+    }
+
+    /// Records one epoch.
+    pub fn epoch(&self, r: &EpochRecord, b: &Batches) {
+        self.bar.set_length(b.max_epochs as u64);
+        self.bar.set_position(r.epoch as u64);
+        self.bar.set_message(format!(
+            "loss {:.4}/{:.4} {} {:.4}/{:.4} (train/valid)",
+            r.train_loss, r.valid_loss, self.metric, r.train_metric, r.valid_metric
+        ));
+    }
+
+    /// Removes the bar.
+    pub fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+/// Installs a Ctrl-C handler: the first press asks training to stop after the current epoch
+/// (the best model so far is still saved); a second press exits at once.
+pub fn stop_on_ctrl_c() -> Arc<AtomicBool> {
+    let flag = Arc::new(AtomicBool::new(false));
+    let handler_flag = flag.clone();
+    let installed = ctrlc::set_handler(move || {
+        if handler_flag.swap(true, Ordering::SeqCst) {
+            eprintln!("\ninterrupted again: exiting without saving");
+            std::process::exit(130);
+        }
+        eprintln!("\ninterrupt: finishing this epoch and saving the best model so far (Ctrl-C again to quit)");
+    });
+    if installed.is_err() {
+        eprintln!("warning: cannot catch Ctrl-C; interrupting will not save the model");
+    }
+    flag
+}

@@ -1,0 +1,181 @@
+//! End-to-end tests of the `kiln` binary: training, evaluation, prediction, determinism and
+//! the answers to bad input.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn kiln(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kiln"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("kiln runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).to_string()
+}
+
+/// A learnable table: two numeric features, a categorical one, an id column, a binary target.
+fn write_table(dir: &Path, name: &str, rows: usize) -> PathBuf {
+    let mut s = String::from("id,a,b,colour,label\n");
+    for i in 0..rows {
+        let a = ((i * 37) % 100) as f64 / 10.0;
+        let b = ((i * 53) % 70) as f64 / 7.0;
+        let colour = ["red", "green", "blue"][i % 3];
+        let label = if a + b + if colour == "red" { 3.0 } else { 0.0 } > 10.0 { "yes" } else { "no" };
+        s += &format!("{i},{a},{b},{colour},{label}\n");
+    }
+    let p = dir.join(name);
+    std::fs::write(&p, s).unwrap();
+    p
+}
+
+fn train_small(dir: &Path, out: &str, seed: &str) -> Output {
+    write_table(dir, "t.csv", 300);
+    kiln(&["train", "t.csv", "--target", "label", "--out", out, "--seed", seed, "--epochs", "8"], dir)
+}
+
+#[test]
+fn train_evaluate_predict_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let o = train_small(d, "m.kiln", "1");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("column 'id' not used"), "{}", stdout(&o));
+    assert!(d.join("m.kiln").exists());
+    let report = std::fs::read_to_string(d.join("m.report.html")).unwrap();
+    assert!(report.contains("<svg") && report.contains("Confusion matrix"));
+
+    let o = kiln(&["evaluate", "m.kiln", "t.csv", "--json"], d);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    for key in ["accuracy", "f1_macro", "log_loss", "roc_auc"] {
+        assert!(v[key].is_f64(), "{key} missing: {v}");
+    }
+    assert!(v["accuracy"].as_f64().unwrap() > 0.8, "{v}");
+
+    // Columns reordered, an extra column, an unseen category.
+    std::fs::write(d.join("new.csv"), "colour,extra,b,a\npurple,1,5,5\nred,2,1,1\n").unwrap();
+    let o = kiln(&["predict", "m.kiln", "new.csv"], d);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let csv = stdout(&o);
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], "label,probability_no,probability_yes");
+    assert_eq!(lines.len(), 3);
+    assert!(stderr(&o).contains("extra") && stderr(&o).contains("not seen in training"), "{}", stderr(&o));
+
+    // A missing column is named.
+    std::fs::write(d.join("missing.csv"), "colour,a\nred,1\n").unwrap();
+    let o = kiln(&["predict", "m.kiln", "missing.csv"], d);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("no column 'b'"), "{}", stderr(&o));
+}
+
+#[test]
+fn the_same_seed_gives_identical_predictions() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let predict = |model: &str| {
+        let o = kiln(&["predict", model, "t.csv"], d);
+        assert!(o.status.success(), "{}", stderr(&o));
+        stdout(&o)
+    };
+    assert!(train_small(d, "a.kiln", "5").status.success());
+    assert!(train_small(d, "b.kiln", "5").status.success());
+    assert!(train_small(d, "c.kiln", "6").status.success());
+    assert_eq!(predict("a.kiln"), predict("b.kiln"));
+    assert_ne!(predict("a.kiln"), predict("c.kiln"));
+}
+
+/// Runs `kiln train` on a file with the given content; returns (exit code, stderr).
+fn train_on(content: &str, extra: &[&str]) -> (Option<i32>, String) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("bad.csv"), content).unwrap();
+    let mut args = vec!["train", "bad.csv", "--target", "y", "--epochs", "2"];
+    args.extend_from_slice(extra);
+    let o = kiln(&args, dir.path());
+    (o.status.code(), stderr(&o))
+}
+
+fn rows(f: impl Fn(usize) -> String) -> String {
+    (0..40).map(f).collect()
+}
+
+#[test]
+fn bad_data_gives_a_located_message_and_exit_code_2() {
+    let cases: Vec<(String, &str)> = vec![
+        (String::new(), "is empty"),
+        ("x,y\n1,0\n2\n".into(), "line 3"),
+        (format!("x,z\n{}", rows(|i| format!("{i}.5,{}\n", i % 2))), "no column 'y'"),
+        (format!("x,y\n{}", rows(|i| format!("{i}.5,1\n"))), "single value"),
+        (
+            format!("x,y\n{}", rows(|i| format!("{},{}\n", if i == 3 { "abc".into() } else { format!("{i}.5") }, i % 2))),
+            "line 5, column 'x': 'abc' is text in a numeric column",
+        ),
+        (format!("x,y\n{}", rows(|i| format!("{},{}\n", if i == 9 { "NaN".into() } else { format!("{i}.5") }, i % 2))), "line 11, column 'x': 'NaN' is not a finite number"),
+        (format!("x,y\n{}", rows(|i| format!("{},{}\n", if i == 9 { "inf".into() } else { format!("{i}.5") }, i % 2))), "'inf' is not a finite number"),
+    ];
+    for (content, expected) in cases {
+        let (code, err) = train_on(&content, &[]);
+        assert_eq!(code, Some(2), "{expected}: {err}");
+        assert!(err.contains(expected), "expected '{expected}' in: {err}");
+        assert!(err.contains("bad.csv"), "the file is named: {err}");
+    }
+}
+
+#[test]
+fn bad_config_names_the_key() {
+    let data = format!("x,y\n{}", rows(|i| format!("{i}.5,{}\n", i % 2)));
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("t.csv"), data).unwrap();
+    for (config, expected) in [
+        ("[model]\nwidht = 3\n", "widht"),
+        ("[train]\nlearning_rate = \"fast\"\n", "learning_rate"),
+        ("[model]\ndropout = 2.0\n", "model.dropout"),
+    ] {
+        std::fs::write(d.join("k.toml"), config).unwrap();
+        let o = kiln(&["train", "t.csv", "--target", "y", "--config", "k.toml"], d);
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        assert!(stderr(&o).contains(expected), "expected '{expected}' in {}", stderr(&o));
+        assert!(stderr(&o).contains("k.toml"), "{}", stderr(&o));
+    }
+}
+
+#[test]
+fn corrupt_or_foreign_bundles_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    assert!(train_small(d, "m.kiln", "1").status.success());
+    let mut bytes = std::fs::read(d.join("m.kiln")).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0xff;
+    std::fs::write(d.join("corrupt.kiln"), &bytes).unwrap();
+    let o = kiln(&["predict", "corrupt.kiln", "t.csv"], d);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(stderr(&o).contains("checksum"), "{}", stderr(&o));
+    std::fs::write(d.join("truncated.kiln"), &bytes[..100]).unwrap();
+    let o = kiln(&["predict", "truncated.kiln", "t.csv"], d);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let o = kiln(&["evaluate", "t.csv", "t.csv"], d);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(stderr(&o).contains("not a Kiln model bundle"), "{}", stderr(&o));
+}
+
+#[test]
+fn config_prints_every_default_and_reads_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = kiln(&["config"], dir.path());
+    assert!(o.status.success());
+    let text = stdout(&o);
+    assert!(text.contains("learning_rate") && text.contains("[model]"), "{text}");
+    std::fs::write(dir.path().join("kiln.toml"), &text).unwrap();
+    write_table(dir.path(), "t.csv", 100);
+    let o = kiln(&["train", "t.csv", "--target", "label", "--config", "kiln.toml", "--epochs", "2"], dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+}

@@ -1,0 +1,18 @@
+//! Tables for Kiln: reading CSV and Parquet, inferring column types and the task, seeded
+//! splits, and the preprocessing that is fitted on training data and stored with a model.
+
+pub mod error;
+pub mod infer;
+pub mod preprocess;
+pub mod read;
+pub mod split;
+pub mod table;
+pub mod task;
+
+pub use error::DataError;
+pub use infer::{ColumnKind, ColumnPlan, infer_columns};
+pub use preprocess::{Encoded, Preprocessor, PreprocessOptions};
+pub use read::read_table;
+pub use split::{Split, split_indices};
+pub use table::{Cell, Column, Table};
+pub use task::{Target, Task, TaskChoice, infer_task};

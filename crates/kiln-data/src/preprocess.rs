@@ -1,0 +1,499 @@
+//! Preprocessing fitted on training rows only (imputation, scaling or piecewise-linear
+//! encoding of numbers, one-hot encoding of categories) and stored with the model, so that
+//! prediction applies exactly the training transform.
+
+use crate::error::DataError;
+use crate::infer::{ColumnKind, ColumnPlan, DropReason, boolean_value};
+use crate::table::{Cell, Column, Table};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+/// How numeric columns become network inputs.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum NumericEncoding {
+    /// Standardised to zero mean and unit variance.
+    Standard,
+    /// Piecewise-linear encoding over training quantile bins (Gorishniy et al., 2022).
+    PiecewiseLinear {
+        /// The most bins per column (fewer when a column has fewer distinct values).
+        bins: usize,
+    },
+}
+
+/// Options of the preprocessing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PreprocessOptions {
+    /// Numeric encoding.
+    pub numeric: NumericEncoding,
+    /// The most one-hot levels per categorical column; rarer levels share an "other" input.
+    pub max_levels: usize,
+}
+
+impl Default for PreprocessOptions {
+    fn default() -> Self {
+        Self {
+            numeric: NumericEncoding::PiecewiseLinear { bins: 16 },
+            max_levels: 64,
+        }
+    }
+}
+
+/// The fitted transform of one feature column.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum FeatureEncoder {
+    /// A numeric column.
+    Numeric {
+        /// Training median, used for missing values.
+        median: f64,
+        /// Training mean.
+        mean: f64,
+        /// Training standard deviation (1 if zero).
+        std: f64,
+        /// Bin edges for piecewise-linear encoding; empty for standardisation.
+        edges: Vec<f64>,
+        /// Whether a 0/1 "was missing" input follows.
+        missing_indicator: bool,
+    },
+    /// A categorical column, one-hot encoded.
+    Categorical {
+        /// Levels with their own input, most frequent first.
+        levels: Vec<String>,
+        /// Whether an "other" input collects levels beyond `levels`.
+        other: bool,
+    },
+    /// A boolean column as one 0/1 input.
+    Boolean {
+        /// Whether a 0/1 "was missing" input follows.
+        missing_indicator: bool,
+    },
+}
+
+impl FeatureEncoder {
+    /// Number of network inputs this column becomes.
+    pub fn width(&self) -> usize {
+        match self {
+            FeatureEncoder::Numeric {
+                edges,
+                missing_indicator,
+                ..
+            } => edges.len().saturating_sub(1).max(1) + usize::from(*missing_indicator),
+            FeatureEncoder::Categorical { levels, other } => levels.len() + usize::from(*other),
+            FeatureEncoder::Boolean { missing_indicator } => 1 + usize::from(*missing_indicator),
+        }
+    }
+}
+
+/// One input column of the model and its fitted transform.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Feature {
+    /// Column name.
+    pub column: String,
+    /// Its inferred kind.
+    pub kind: ColumnKind,
+    /// Its fitted transform.
+    pub encoder: FeatureEncoder,
+}
+
+/// The whole fitted preprocessing: used features in order, and dropped columns with reasons.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Preprocessor {
+    /// Feature columns in input order.
+    pub features: Vec<Feature>,
+    /// Columns not used, with the reason.
+    pub dropped: Vec<(String, DropReason)>,
+    /// The target column, which prediction does not need.
+    pub target: String,
+}
+
+/// A table turned into a dense row-major matrix of network inputs.
+#[derive(Debug, Clone)]
+pub struct Encoded {
+    /// Row-major values, `rows * width`.
+    pub values: Vec<f32>,
+    /// Number of rows.
+    pub rows: usize,
+    /// Inputs per row.
+    pub width: usize,
+    /// Columns present in the file but not used by the model.
+    pub ignored_columns: Vec<String>,
+    /// Per column, how many cells held a category never seen in training.
+    pub unseen_levels: Vec<(String, usize)>,
+}
+
+impl Preprocessor {
+    /// Fits the transform on the given training rows of `table`.
+    pub fn fit(
+        table: &Table,
+        plans: &[ColumnPlan],
+        target: &str,
+        train_rows: &[usize],
+        options: &PreprocessOptions,
+    ) -> Result<Self, DataError> {
+        let mut features = Vec::new();
+        let mut dropped = Vec::new();
+        for plan in plans {
+            let column = table.column(&plan.name).expect("planned columns exist");
+            match &plan.use_as {
+                Err(reason) => dropped.push((plan.name.clone(), reason.clone())),
+                Ok(kind) => features.push(Feature {
+                    column: plan.name.clone(),
+                    kind: *kind,
+                    encoder: fit_column(column, *kind, train_rows, options),
+                }),
+            }
+        }
+        if features.is_empty() {
+            let reason = if dropped.is_empty() {
+                "the table has only the target column".to_string()
+            } else {
+                dropped
+                    .iter()
+                    .map(|(c, r)| format!("'{c}' is {r}"))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            };
+            return Err(DataError::NoFeatures {
+                file: table.source.clone(),
+                reason,
+            });
+        }
+        Ok(Self {
+            features,
+            dropped,
+            target: target.to_string(),
+        })
+    }
+
+    /// Number of network inputs per row.
+    pub fn width(&self) -> usize {
+        self.features.iter().map(|f| f.encoder.width()).sum()
+    }
+
+    /// For each network input, the index of the feature it comes from.
+    pub fn input_sources(&self) -> Vec<usize> {
+        self.features
+            .iter()
+            .enumerate()
+            .flat_map(|(i, f)| std::iter::repeat_n(i, f.encoder.width()))
+            .collect()
+    }
+
+    /// Transforms every row of `table`, matching columns by name in any order.
+    pub fn transform(&self, table: &Table) -> Result<Encoded, DataError> {
+        let by_name: HashMap<&str, &Column> =
+            table.columns.iter().map(|c| (c.name.as_str(), c)).collect();
+        let missing: Vec<&str> = self
+            .features
+            .iter()
+            .map(|f| f.column.as_str())
+            .filter(|c| !by_name.contains_key(c))
+            .collect();
+        if !missing.is_empty() {
+            return Err(DataError::MissingColumn {
+                file: table.source.clone(),
+                column: missing.join("', '"),
+                hint: format!(
+                    " which the model was trained on; add the column{} (values may be empty)",
+                    if missing.len() > 1 { "s" } else { "" }
+                ),
+            });
+        }
+        let rows = table.n_rows();
+        let width = self.width();
+        let mut values = vec![0f32; rows * width];
+        let mut offset = 0;
+        let mut unseen_levels = Vec::new();
+        for f in &self.features {
+            let column = by_name[f.column.as_str()];
+            let unseen = encode_column(table, column, &f.encoder, &mut values, width, offset)?;
+            if unseen > 0 {
+                unseen_levels.push((f.column.clone(), unseen));
+            }
+            offset += f.encoder.width();
+        }
+        let used: std::collections::HashSet<&str> = self
+            .features
+            .iter()
+            .map(|f| f.column.as_str())
+            .chain(self.dropped.iter().map(|(c, _)| c.as_str()))
+            .chain(std::iter::once(self.target.as_str()))
+            .collect();
+        let ignored_columns = table
+            .columns
+            .iter()
+            .filter(|c| !used.contains(c.name.as_str()))
+            .map(|c| c.name.clone())
+            .collect();
+        Ok(Encoded {
+            values,
+            rows,
+            width,
+            ignored_columns,
+            unseen_levels,
+        })
+    }
+}
+
+fn fit_column(
+    column: &Column,
+    kind: ColumnKind,
+    rows: &[usize],
+    options: &PreprocessOptions,
+) -> FeatureEncoder {
+    let cells: Vec<&Cell> = rows.iter().map(|&r| &column.cells[r]).collect();
+    let has_missing = cells.iter().any(|c| matches!(c, Cell::Missing));
+    match kind {
+        ColumnKind::Numeric => {
+            let mut v: Vec<f64> = cells
+                .iter()
+                .filter_map(|c| if let Cell::Num(x) = c { Some(*x) } else { None })
+                .collect();
+            v.sort_by(f64::total_cmp);
+            let median = if v.is_empty() { 0.0 } else { quantile(&v, 0.5) };
+            let n = v.len().max(1) as f64;
+            let mean = v.iter().sum::<f64>() / n;
+            let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n;
+            let std = if var > 0.0 { var.sqrt() } else { 1.0 };
+            let edges = match options.numeric {
+                NumericEncoding::Standard => Vec::new(),
+                NumericEncoding::PiecewiseLinear { bins } => quantile_edges(&v, bins),
+            };
+            FeatureEncoder::Numeric {
+                median,
+                mean,
+                std,
+                edges,
+                missing_indicator: has_missing,
+            }
+        }
+        ColumnKind::Categorical => {
+            let mut counts: HashMap<String, usize> = HashMap::new();
+            for c in &cells {
+                let level = match c {
+                    Cell::Missing => MISSING_LEVEL.to_string(),
+                    other => other.as_text(),
+                };
+                *counts.entry(level).or_default() += 1;
+            }
+            let mut levels: Vec<(String, usize)> = counts.into_iter().collect();
+            levels.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            let other = levels.len() > options.max_levels;
+            levels.truncate(if other { options.max_levels.saturating_sub(1) } else { levels.len() });
+            FeatureEncoder::Categorical {
+                levels: levels.into_iter().map(|(l, _)| l).collect(),
+                other,
+            }
+        }
+        ColumnKind::Boolean => FeatureEncoder::Boolean {
+            missing_indicator: has_missing,
+        },
+    }
+}
+
+/// The level name that stands for a missing categorical value.
+pub const MISSING_LEVEL: &str = "<missing>";
+
+/// The q-quantile of sorted values, by linear interpolation.
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    let pos = q * (sorted.len() - 1) as f64;
+    let lo = pos.floor() as usize;
+    let hi = pos.ceil() as usize;
+    sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
+}
+
+/// Distinct quantile bin edges of sorted values, at most `bins + 1` of them.
+fn quantile_edges(sorted: &[f64], bins: usize) -> Vec<f64> {
+    if sorted.is_empty() || bins == 0 {
+        return Vec::new();
+    }
+    let mut edges: Vec<f64> = (0..=bins).map(|i| quantile(sorted, i as f64 / bins as f64)).collect();
+    edges.dedup_by(|a, b| (*a - *b).abs() <= 1e-12 * b.abs().max(1.0));
+    if edges.len() < 2 { Vec::new() } else { edges }
+}
+
+/// Writes one column's inputs into `out` at `offset`; returns the count of unseen levels.
+fn encode_column(
+    table: &Table,
+    column: &Column,
+    encoder: &FeatureEncoder,
+    out: &mut [f32],
+    width: usize,
+    offset: usize,
+) -> Result<usize, DataError> {
+    let mut unseen = 0;
+    for (row, cell) in column.cells.iter().enumerate() {
+        let dst = &mut out[row * width + offset..row * width + offset + encoder.width()];
+        match encoder {
+            FeatureEncoder::Numeric {
+                median,
+                mean,
+                std,
+                edges,
+                missing_indicator,
+            } => {
+                let (x, was_missing) = match cell {
+                    Cell::Num(v) => (*v, false),
+                    Cell::Missing => (*median, true),
+                    Cell::Text(s) => {
+                        return Err(DataError::BadValue {
+                            file: table.source.clone(),
+                            line: table.line_of(row),
+                            column: column.name.clone(),
+                            problem: format!(
+                                "'{s}' is not a number, but the model was trained on numbers here; fix the value or leave the cell empty"
+                            ),
+                        });
+                    }
+                };
+                let n = encode_number(x, *mean, *std, edges, dst);
+                if *missing_indicator {
+                    dst[n] = f32::from(u8::from(was_missing));
+                }
+            }
+            FeatureEncoder::Categorical { levels, other } => {
+                let level = match cell {
+                    Cell::Missing => MISSING_LEVEL.to_string(),
+                    c => c.as_text(),
+                };
+                match levels.iter().position(|l| *l == level) {
+                    Some(i) => dst[i] = 1.0,
+                    None if *other => dst[levels.len()] = 1.0,
+                    None => unseen += usize::from(level != MISSING_LEVEL),
+                }
+            }
+            FeatureEncoder::Boolean { missing_indicator } => {
+                let value = match cell {
+                    Cell::Missing => None,
+                    Cell::Num(v) if *v == 0.0 || *v == 1.0 => Some(*v == 1.0),
+                    c => Some(boolean_value(&c.as_text()).ok_or_else(|| DataError::BadValue {
+                        file: table.source.clone(),
+                        line: table.line_of(row),
+                        column: column.name.clone(),
+                        problem: format!(
+                            "'{}' is not a yes/no value, but the model was trained on one here",
+                            c.as_text()
+                        ),
+                    })?),
+                };
+                dst[0] = value.map_or(0.5, |b| f32::from(u8::from(b)));
+                if *missing_indicator {
+                    dst[1] = f32::from(u8::from(value.is_none()));
+                }
+            }
+        }
+    }
+    Ok(unseen)
+}
+
+/// Encodes one number; returns how many inputs it used.
+fn encode_number(x: f64, mean: f64, std: f64, edges: &[f64], dst: &mut [f32]) -> usize {
+    if edges.len() < 2 {
+        dst[0] = ((x - mean) / std).clamp(-20.0, 20.0) as f32;
+        return 1;
+    }
+    let bins = edges.len() - 1;
+    for t in 0..bins {
+        let (lo, hi) = (edges[t], edges[t + 1]);
+        let mut e = (x - lo) / (hi - lo);
+        if t > 0 {
+            e = e.max(0.0);
+        }
+        if t + 1 < bins {
+            e = e.min(1.0);
+        }
+        dst[t] = e.clamp(-20.0, 20.0) as f32;
+    }
+    bins
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::infer::infer_columns;
+    use crate::read::read_csv;
+    use std::io::BufReader;
+
+    fn table(csv: &str) -> Table {
+        read_csv(BufReader::new(csv.as_bytes()), "t.csv").unwrap()
+    }
+
+    fn fitted(csv: &str, options: &PreprocessOptions) -> (Table, Preprocessor) {
+        let t = table(csv);
+        let plans = infer_columns(&t, "y").unwrap();
+        let rows: Vec<usize> = (0..t.n_rows()).collect();
+        let p = Preprocessor::fit(&t, &plans, "y", &rows, options).unwrap();
+        (t, p)
+    }
+
+    const STANDARD: PreprocessOptions = PreprocessOptions {
+        numeric: NumericEncoding::Standard,
+        max_levels: 64,
+    };
+
+    #[test]
+    fn standardises_imputes_and_one_hot_encodes() {
+        let (t, p) = fitted("x,c,y\n1,a,0\n3,b,1\n,a,0\n", &STANDARD);
+        let e = p.transform(&t).unwrap();
+        // x: standardised + missing indicator; c: two levels (a most frequent first).
+        assert_eq!(e.width, 4);
+        assert_eq!(&e.values[0..4], &[-1.0, 0.0, 1.0, 0.0]);
+        assert_eq!(&e.values[4..8], &[1.0, 0.0, 0.0, 1.0]);
+        assert_eq!(&e.values[8..12], &[0.0, 1.0, 1.0, 0.0], "median imputed, flagged");
+    }
+
+    #[test]
+    fn prediction_matches_columns_by_name_and_reports_extras_and_unseen() {
+        let (_, p) = fitted("x,c,y\n1,a,0\n3,b,1\n", &STANDARD);
+        let e = p.transform(&table("extra,c,x\n9,zzz,1\n")).unwrap();
+        assert_eq!(&e.values, &[-1.0, 0.0, 0.0]);
+        assert_eq!(e.ignored_columns, vec!["extra"]);
+        assert_eq!(e.unseen_levels, vec![("c".to_string(), 1)]);
+    }
+
+    #[test]
+    fn a_missing_column_is_named() {
+        let (_, p) = fitted("x,c,y\n1,a,0\n3,b,1\n", &STANDARD);
+        let err = p.transform(&table("c\na\n")).unwrap_err().to_string();
+        assert!(err.contains("no column 'x'"), "{err}");
+    }
+
+    #[test]
+    fn text_in_a_trained_numeric_column_is_refused_with_its_line() {
+        let (_, p) = fitted("x,y\n1,0\n3,1\n", &STANDARD);
+        let err = p.transform(&table("x\n2\nabc\n")).unwrap_err().to_string();
+        assert!(err.contains("line 3") && err.contains("abc"), "{err}");
+    }
+
+    #[test]
+    fn piecewise_linear_encoding_is_monotone_and_bounded_inside() {
+        let csv: String = std::iter::once("x,y\n".to_string())
+            .chain((0..101).map(|i| format!("{},{}\n", f64::from(i) * 1.5, i % 2)))
+            .collect();
+        let options = PreprocessOptions {
+            numeric: NumericEncoding::PiecewiseLinear { bins: 4 },
+            max_levels: 64,
+        };
+        let (_, p) = fitted(&csv, &options);
+        let e = p.transform(&table("x\n0\n75\n150\n-100\n")).unwrap();
+        assert_eq!(e.width, 4);
+        assert_eq!(&e.values[0..4], &[0.0, 0.0, 0.0, 0.0]);
+        assert_eq!(&e.values[4..8], &[1.0, 1.0, 0.0, 0.0]);
+        assert_eq!(&e.values[8..12], &[1.0, 1.0, 1.0, 1.0]);
+        assert!(e.values[12] < 0.0, "extrapolates below the first edge");
+    }
+
+    #[test]
+    fn rare_levels_share_an_other_input() {
+        let options = PreprocessOptions {
+            numeric: NumericEncoding::Standard,
+            max_levels: 2,
+        };
+        let (_, p) = fitted("c,y\na,0\na,1\nb,0\nc,1\n", &options);
+        assert_eq!(p.width(), 2);
+        let e = p.transform(&table("c\nb\na\n")).unwrap();
+        assert_eq!(&e.values, &[0.0, 1.0, 1.0, 0.0]);
+    }
+}

@@ -1,0 +1,227 @@
+//! The tabular network: a shared first layer, then `ensemble` members that share every weight
+//! matrix but each scale the hidden features with their own vector (BatchEnsemble's rank-one
+//! adapter, as in TabM-mini), each with its own output head. Members are trained together and
+//! their predictions averaged.
+
+use burn::module::Param;
+use burn::nn::{Dropout, DropoutConfig, Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig};
+use burn::prelude::*;
+use burn::tensor::Distribution;
+use burn::tensor::activation;
+use serde::{Deserialize, Serialize};
+
+/// The nonlinearity between layers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Activation {
+    /// max(0, x).
+    #[default]
+    Relu,
+    /// Gaussian error linear unit.
+    Gelu,
+    /// x * sigmoid(x).
+    Silu,
+}
+
+impl Activation {
+    fn apply<const D: usize>(self, x: Tensor<D>) -> Tensor<D> {
+        match self {
+            Activation::Relu => activation::relu(x),
+            Activation::Gelu => activation::gelu(x),
+            Activation::Silu => activation::silu(x),
+        }
+    }
+
+    fn code(self) -> usize {
+        self as usize
+    }
+
+    fn from_code(code: usize) -> Self {
+        match code {
+            1 => Activation::Gelu,
+            2 => Activation::Silu,
+            _ => Activation::Relu,
+        }
+    }
+}
+
+/// The shape of a tabular network.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkConfig {
+    /// Inputs per row (after preprocessing).
+    pub inputs: usize,
+    /// Outputs per row: classes, or 1 for regression.
+    pub outputs: usize,
+    /// Hidden layers.
+    pub depth: usize,
+    /// Units per hidden layer.
+    pub width: usize,
+    /// Dropout probability after each hidden layer.
+    pub dropout: f64,
+    /// Nonlinearity.
+    pub activation: Activation,
+    /// Layer normalisation after each hidden linear layer.
+    pub layer_norm: bool,
+    /// Ensemble members (1 gives a plain MLP).
+    pub ensemble: usize,
+}
+
+impl NetworkConfig {
+    /// Checks the shape is buildable, naming the offending field.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.depth == 0 || self.width == 0 || self.ensemble == 0 {
+            return Err("model.depth, model.width and model.ensemble must be at least 1".into());
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            return Err(format!("model.dropout must be in [0, 1), not {}", self.dropout));
+        }
+        if self.inputs == 0 || self.outputs == 0 {
+            return Err("the network needs at least one input and one output".into());
+        }
+        Ok(())
+    }
+
+    /// Builds a freshly initialised network on `device` (seed the device first for determinism).
+    pub fn init(&self, device: &Device) -> TabularNet {
+        let linear = |i, o| LinearConfig::new(i, o).init(device);
+        let mut hidden = vec![Block {
+            linear: linear(self.inputs, self.width),
+            norm: self.layer_norm.then(|| LayerNormConfig::new(self.width).init(device)),
+        }];
+        for _ in 1..self.depth {
+            hidden.push(Block {
+                linear: linear(self.width, self.width),
+                norm: self.layer_norm.then(|| LayerNormConfig::new(self.width).init(device)),
+            });
+        }
+        let k = self.ensemble;
+        // Random ±1 signs make the members differ from the first step (TabM's initialisation).
+        let adapter = (k > 1).then(|| {
+            let signs = Tensor::<2>::random([k, self.width], Distribution::Bernoulli(0.5), device);
+            Param::from_tensor(signs.mul_scalar(2.0).sub_scalar(1.0))
+        });
+        let bound = 1.0 / (self.width as f64).sqrt();
+        let uniform = Initializer::Uniform {
+            min: -bound,
+            max: bound,
+        };
+        TabularNet {
+            hidden,
+            adapter,
+            head_weight: uniform.init([k, self.width, self.outputs], device),
+            head_bias: uniform.init([k, self.outputs], device),
+            dropout: DropoutConfig::new(self.dropout).init(),
+            activation: self.activation.code(),
+            ensemble: k,
+        }
+    }
+}
+
+/// One hidden layer: linear, optional layer norm (activation and dropout are applied by the net).
+#[derive(Module, Debug)]
+pub struct Block {
+    linear: Linear,
+    norm: Option<LayerNorm>,
+}
+
+/// The tabular network; see the module docs.
+#[derive(Module, Debug)]
+pub struct TabularNet {
+    hidden: Vec<Block>,
+    adapter: Option<Param<Tensor<2>>>,
+    head_weight: Param<Tensor<3>>,
+    head_bias: Param<Tensor<2>>,
+    dropout: Dropout,
+    activation: usize,
+    ensemble: usize,
+}
+
+impl TabularNet {
+    /// Per-member outputs `[batch, ensemble, outputs]` (logits, or standardised values).
+    pub fn forward(&self, x: Tensor<2>) -> Tensor<3> {
+        let act = Activation::from_code(self.activation);
+        let [batch, _] = x.dims();
+        let mut layers = self.hidden.iter();
+        let first = layers.next().expect("at least one hidden layer");
+        let h = self.dropout.forward(act.apply(first.apply(x)));
+        let width = h.dims()[1];
+        let k = self.ensemble;
+        let mut h: Tensor<3> = h.unsqueeze_dim::<3>(1);
+        if let Some(adapter) = &self.adapter {
+            h = h.expand([batch, k, width]) * adapter.val().unsqueeze_dim::<3>(0);
+        }
+        for block in layers {
+            h = self.dropout.forward(act.apply(block.apply(h)));
+        }
+        // Per-member heads: [k, batch, width] x [k, width, outputs].
+        let out = h.swap_dims(0, 1).matmul(self.head_weight.val());
+        let out = out + self.head_bias.val().unsqueeze_dim::<3>(1);
+        out.swap_dims(0, 1)
+    }
+
+    /// Number of ensemble members.
+    pub fn ensemble(&self) -> usize {
+        self.ensemble
+    }
+}
+
+impl Block {
+    fn apply<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
+        let y = self.linear.forward(x);
+        match &self.norm {
+            Some(norm) => norm.forward(y),
+            None => y,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(ensemble: usize) -> NetworkConfig {
+        NetworkConfig {
+            inputs: 5,
+            outputs: 3,
+            depth: 2,
+            width: 8,
+            dropout: 0.1,
+            activation: Activation::Relu,
+            layer_norm: true,
+            ensemble,
+        }
+    }
+
+    #[test]
+    fn output_shape_is_batch_members_outputs() {
+        let device = Device::flex();
+        for k in [1, 4] {
+            let net = config(k).init(&device);
+            let y = net.forward(Tensor::zeros([7, 5], &device));
+            assert_eq!(y.dims(), [7, k, 3]);
+        }
+    }
+
+    #[test]
+    fn members_differ_but_share_weights() {
+        let device = Device::flex();
+        device.seed(3);
+        let net = config(4).init(&device);
+        let x = Tensor::<2>::random([2, 5], Distribution::Normal(0.0, 1.0), &device);
+        let y = net.forward(x).into_data().try_into_vec::<f32>().unwrap();
+        assert_ne!(y[0..3], y[3..6], "members give different outputs");
+        let plain = config(1).init(&device).num_params();
+        assert!(net.num_params() < plain * 2, "members share the hidden weights");
+    }
+
+    #[test]
+    fn bad_shapes_are_refused_with_the_field_name() {
+        let mut c = config(1);
+        c.dropout = 1.0;
+        assert!(c.validate().unwrap_err().contains("dropout"));
+        c.dropout = 0.0;
+        c.depth = 0;
+        assert!(c.validate().unwrap_err().contains("depth"));
+    }
+}

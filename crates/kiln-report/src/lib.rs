@@ -1,0 +1,199 @@
+//! Self-contained HTML reports with charts drawn as inline SVG: no script, no network.
+//!
+//! A [`Report`] is a title and a list of [`Section`]s; [`render_html`] turns it into one HTML
+//! page. Every Kiln command that writes a report (train, tune, explain, validate, monitor)
+//! builds one of these, so charts look the same everywhere.
+
+mod chart;
+mod file;
+mod html;
+mod ticks;
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+/// Renders `report` as one self-contained HTML5 page: inline CSS, charts as inline SVG, no
+/// script and nothing fetched from anywhere. All report text is HTML-escaped.
+pub fn render_html(report: &Report) -> String {
+    html::page(report)
+}
+
+/// Renders `report` and writes it to `path` atomically (through a synced temporary file in the
+/// same directory, renamed over `path`), so a reader never sees a half-written page.
+pub fn write_html(report: &Report, path: &Path) -> std::io::Result<()> {
+    file::write_atomically(path, render_html(report).as_bytes())
+}
+
+/// A whole report: a title, a subtitle line and its sections in order.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Report {
+    /// The page title, e.g. "kiln train: breast_cancer.csv".
+    pub title: String,
+    /// One line under the title, e.g. "Kiln 0.1.0 · seed 42 · 2026-11-27".
+    pub subtitle: String,
+    /// The sections, drawn top to bottom.
+    pub sections: Vec<Section>,
+}
+
+/// How serious a note is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Level {
+    /// Information.
+    Info,
+    /// Something the user should look at.
+    Warning,
+}
+
+/// One named series of (x, y) points in a line chart.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Series {
+    /// Legend label.
+    pub name: String,
+    /// Points in x order.
+    pub points: Vec<(f64, f64)>,
+}
+
+/// One block of the report.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Section {
+    /// A two-column table of names and values.
+    KeyValues {
+        /// Heading.
+        title: String,
+        /// (name, value) rows.
+        rows: Vec<(String, String)>,
+    },
+    /// A table with a header row.
+    Table {
+        /// Heading.
+        title: String,
+        /// Column names.
+        header: Vec<String>,
+        /// Rows of cells, each as long as the header.
+        rows: Vec<Vec<String>>,
+    },
+    /// A line chart of one or more series sharing axes.
+    LineChart {
+        /// Heading.
+        title: String,
+        /// X axis label.
+        x_label: String,
+        /// Y axis label.
+        y_label: String,
+        /// The series.
+        series: Vec<Series>,
+        /// An optional vertical marker at an x value with a label (e.g. the best epoch).
+        marker: Option<(f64, String)>,
+    },
+    /// A matrix of values drawn as coloured cells with the numbers written in them
+    /// (a confusion matrix, a correlation matrix).
+    Heatmap {
+        /// Heading.
+        title: String,
+        /// What the rows mean, e.g. "actual".
+        row_axis: String,
+        /// What the columns mean, e.g. "predicted".
+        col_axis: String,
+        /// Row labels.
+        row_labels: Vec<String>,
+        /// Column labels.
+        col_labels: Vec<String>,
+        /// `values[row][col]`.
+        values: Vec<Vec<f64>>,
+    },
+    /// A horizontal bar chart of labelled values (feature importance, for example).
+    BarChart {
+        /// Heading.
+        title: String,
+        /// Label of the value axis.
+        value_label: String,
+        /// (label, value) bars, drawn in the given order.
+        bars: Vec<(String, f64)>,
+    },
+    /// A list of notes, warnings highlighted.
+    Notes {
+        /// Heading.
+        title: String,
+        /// (level, text) items.
+        items: Vec<(Level, String)>,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report() -> Report {
+        Report {
+            title: "kiln train: iris.csv".into(),
+            subtitle: "Kiln 0.1.0 · seed 42".into(),
+            sections: vec![
+                Section::KeyValues {
+                    title: "Run".into(),
+                    rows: vec![("rows".into(), "150".into())],
+                },
+                Section::LineChart {
+                    title: "Loss".into(),
+                    x_label: "epoch".into(),
+                    y_label: "loss".into(),
+                    series: vec![
+                        Series {
+                            name: "train".into(),
+                            points: vec![(1.0, 1.1), (2.0, 0.6), (3.0, 0.4)],
+                        },
+                        Series {
+                            name: "valid".into(),
+                            points: vec![(1.0, 1.2), (2.0, f64::NAN), (3.0, 0.5)],
+                        },
+                    ],
+                    marker: Some((3.0, "best".into())),
+                },
+            ],
+        }
+    }
+
+    /// The names of the entries in `dir`.
+    fn entries(dir: &Path) -> Vec<String> {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn render_html_draws_every_section() {
+        let html = render_html(&report());
+        assert!(html.starts_with("<!DOCTYPE html>"));
+        assert!(html.contains("<h1>kiln train: iris.csv</h1>"));
+        assert_eq!(html.matches("<section>").count(), 2);
+        assert_eq!(html.matches("<svg").count(), 1);
+        assert_eq!(html.matches("<polyline").count(), 2);
+    }
+
+    #[test]
+    fn write_html_writes_the_page_and_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("report.html");
+        std::fs::write(&path, "old").unwrap();
+        write_html(&report(), &path).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            render_html(&report())
+        );
+        assert_eq!(entries(dir.path()), ["report.html"]);
+    }
+
+    #[test]
+    fn write_html_failure_cleans_up() {
+        let dir = tempfile::tempdir().unwrap();
+        // A non-empty directory in the way: the final rename must fail.
+        let path = dir.path().join("report.html");
+        std::fs::create_dir(&path).unwrap();
+        std::fs::write(path.join("keep"), "x").unwrap();
+        assert!(write_html(&report(), &path).is_err());
+        assert_eq!(entries(dir.path()), ["report.html"]);
+        assert!(write_html(&report(), &dir.path().join("missing/report.html")).is_err());
+        assert!(write_html(&report(), Path::new("/")).is_err());
+    }
+}

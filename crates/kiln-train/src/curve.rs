@@ -1,0 +1,92 @@
+//! Learning curves: what each epoch measured, and a reading of the curve for overfitting.
+
+use serde::{Deserialize, Serialize};
+
+/// The figures of one epoch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochRecord {
+    /// 1-based epoch number.
+    pub epoch: usize,
+    /// Loss on (a sample of) the training rows, dropout off.
+    pub train_loss: f64,
+    /// Loss on the validation rows.
+    pub valid_loss: f64,
+    /// The task's headline metric on the training rows (accuracy, or RMSE).
+    pub train_metric: f64,
+    /// The same metric on the validation rows.
+    pub valid_metric: f64,
+    /// Learning rate at the end of the epoch.
+    pub learning_rate: f64,
+    /// Seconds since training started.
+    pub seconds: f64,
+}
+
+/// Warnings a careful practitioner would draw from the curve: overfitting, or underfitting.
+pub fn diagnose(curve: &[EpochRecord], best_epoch: usize, metric: &str) -> Vec<String> {
+    let mut notes = Vec::new();
+    let Some(best) = curve.iter().find(|r| r.epoch == best_epoch) else {
+        return notes;
+    };
+    let last = curve.last().expect("a curve with a best epoch is not empty");
+    let rise = (last.valid_loss - best.valid_loss) / best.valid_loss.abs().max(1e-12);
+    if last.epoch > best.epoch && rise > 0.1 && last.train_loss < best.train_loss {
+        notes.push(format!(
+            "overfitting: validation loss rose {:.0}% after epoch {} while training loss kept falling; the weights of epoch {} were kept. More data, dropout or weight decay would help.",
+            rise * 100.0,
+            best.epoch,
+            best.epoch
+        ));
+    }
+    let gap = best.valid_loss - best.train_loss;
+    if gap > 0.5 * best.train_loss.abs().max(0.05) && gap > 0.05 {
+        let metric_gap = (best.train_metric - best.valid_metric).abs();
+        notes.push(format!(
+            "train/validation gap at the kept epoch: loss {:.3} vs {:.3}, {metric} {:.3} vs {:.3} (difference {metric_gap:.3}); the model fits the training rows better than new ones.",
+            best.train_loss, best.valid_loss, best.train_metric, best.valid_metric
+        ));
+    }
+    if best.epoch == last.epoch && curve.len() > 1 {
+        notes.push(format!(
+            "validation loss was still improving at the last epoch ({}); more epochs may help.",
+            last.epoch
+        ));
+    }
+    notes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(epoch: usize, train_loss: f64, valid_loss: f64) -> EpochRecord {
+        EpochRecord {
+            epoch,
+            train_loss,
+            valid_loss,
+            train_metric: 1.0 - train_loss,
+            valid_metric: 1.0 - valid_loss,
+            learning_rate: 1e-3,
+            seconds: epoch as f64,
+        }
+    }
+
+    #[test]
+    fn rising_validation_loss_is_called_overfitting() {
+        let curve = vec![record(1, 0.5, 0.5), record(2, 0.3, 0.35), record(3, 0.1, 0.6)];
+        let notes = diagnose(&curve, 2, "accuracy");
+        assert!(notes.iter().any(|n| n.starts_with("overfitting")), "{notes:?}");
+    }
+
+    #[test]
+    fn a_healthy_curve_gives_no_overfitting_warning() {
+        let curve = vec![record(1, 0.5, 0.5), record(2, 0.3, 0.31), record(3, 0.29, 0.32)];
+        assert!(diagnose(&curve, 2, "accuracy").is_empty());
+    }
+
+    #[test]
+    fn still_improving_at_the_end_is_reported() {
+        let curve = vec![record(1, 0.5, 0.5), record(2, 0.3, 0.31)];
+        let notes = diagnose(&curve, 2, "accuracy");
+        assert!(notes.iter().any(|n| n.contains("still improving")), "{notes:?}");
+    }
+}

@@ -1,0 +1,450 @@
+//! The fitting loop: seeded mini-batches, AdamW with decoupled weight decay, linear warm-up
+//! then cosine decay of the learning rate, and early stopping on validation loss that keeps
+//! the best epoch's weights.
+
+use crate::curve::EpochRecord;
+use crate::metrics::{Metrics, argmax};
+use crate::predict::{Matrix, predict};
+use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
+use burn::prelude::*;
+use burn::tensor::activation::log_softmax;
+use kiln_model::{NetworkConfig, TabularNet};
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+/// What the network is trained to output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Objective {
+    /// Class logits, trained with cross-entropy.
+    Classification {
+        /// Number of classes.
+        classes: usize,
+    },
+    /// A standardised value, trained with squared error.
+    Regression {
+        /// Training mean of the target.
+        mean: f64,
+        /// Training standard deviation of the target.
+        std: f64,
+    },
+}
+
+impl Objective {
+    /// The headline metric's name on learning curves.
+    pub fn metric_name(&self) -> &'static str {
+        match self {
+            Objective::Classification { .. } => "accuracy",
+            Objective::Regression { .. } => "rmse",
+        }
+    }
+}
+
+/// Optimisation settings; zero means "choose from the data size".
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainOptions {
+    /// Most epochs (0: chosen from the data size).
+    pub epochs: usize,
+    /// Rows per mini-batch (0: chosen from the data size).
+    pub batch_size: usize,
+    /// Peak learning rate of AdamW.
+    pub learning_rate: f64,
+    /// Decoupled weight decay (L2) of AdamW.
+    pub weight_decay: f64,
+    /// Epochs without validation improvement before stopping (0: chosen from `epochs`).
+    pub patience: usize,
+    /// Share of all steps spent warming the learning rate up.
+    pub warmup: f64,
+    /// Stop after this many seconds, keeping the best epoch so far (0: no limit).
+    pub max_seconds: f64,
+}
+
+impl Default for TrainOptions {
+    fn default() -> Self {
+        Self {
+            epochs: 0,
+            batch_size: 0,
+            learning_rate: 2e-3,
+            weight_decay: 3e-4,
+            patience: 0,
+            warmup: 0.03,
+            max_seconds: 0.0,
+        }
+    }
+}
+
+/// The batch size, epoch budget and patience actually used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Batches {
+    /// Rows per mini-batch.
+    pub batch_size: usize,
+    /// Most epochs.
+    pub max_epochs: usize,
+    /// Early-stopping patience in epochs.
+    pub patience: usize,
+}
+
+impl Batches {
+    /// Resolves automatic settings: small batches and many epochs for small tables, so that
+    /// every data set gets a few thousand optimisation steps.
+    pub fn resolve(options: &TrainOptions, train_rows: usize) -> Self {
+        let batch_size = if options.batch_size > 0 {
+            options.batch_size
+        } else {
+            (train_rows / 32).next_power_of_two().clamp(16, 256)
+        };
+        let steps_per_epoch = train_rows.div_ceil(batch_size).max(1);
+        let max_epochs = if options.epochs > 0 {
+            options.epochs
+        } else {
+            (3000usize.div_ceil(steps_per_epoch)).clamp(20, 300)
+        };
+        let patience = if options.patience > 0 {
+            options.patience
+        } else {
+            (max_epochs / 8).clamp(8, 30)
+        };
+        Self {
+            batch_size,
+            max_epochs,
+            patience,
+        }
+    }
+}
+
+/// The result of fitting: the kept weights (eval mode) and the story of the run.
+#[derive(Debug)]
+pub struct FitOutcome {
+    /// The network with the best validation loss, in eval mode.
+    pub model: TabularNet,
+    /// One record per epoch run.
+    pub curve: Vec<EpochRecord>,
+    /// The epoch whose weights were kept.
+    pub best_epoch: usize,
+    /// Why training ended.
+    pub stop_reason: String,
+    /// The settings used.
+    pub batches: Batches,
+}
+
+/// Rows of the training set scored each epoch for the learning curve.
+const TRAIN_CURVE_ROWS: usize = 4096;
+
+/// Trains a network of shape `config` on `train`, stopping early on `valid`.
+/// `targets` are class indices or values in the target's units. Setting `stop` ends training
+/// after the current epoch, keeping the best weights so far.
+#[allow(clippy::too_many_arguments)]
+pub fn fit(
+    config: &NetworkConfig,
+    train: (Matrix, &[f32]),
+    valid: (Matrix, &[f32]),
+    objective: &Objective,
+    options: &TrainOptions,
+    seed: u64,
+    stop: &AtomicBool,
+    on_epoch: &mut dyn FnMut(&EpochRecord, &Batches),
+) -> FitOutcome {
+    let (x, y) = train;
+    let device = Device::flex();
+    let ad_device = device.clone().autodiff();
+    ad_device.seed(seed);
+    device.seed(seed);
+    let mut model = config.init(&ad_device);
+    let mut optim = AdamWConfig::new()
+        .with_weight_decay(options.weight_decay as f32)
+        .init();
+    let batches = Batches::resolve(options, x.rows);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut order: Vec<usize> = (0..x.rows).collect();
+    let mut sample = order.clone();
+    sample.shuffle(&mut rng);
+    sample.truncate(TRAIN_CURVE_ROWS);
+    let (sample_x, sample_y) = gather(x, y, &sample);
+    let sample_matrix = Matrix::new(&sample_x, sample.len(), x.width);
+
+    let steps_per_epoch = x.rows.div_ceil(batches.batch_size);
+    let total_steps = (steps_per_epoch * batches.max_epochs) as f64;
+    let warmup_steps = (options.warmup * total_steps).max(1.0);
+    let started = Instant::now();
+    let mut step = 0usize;
+    let mut curve = Vec::new();
+    let mut best: Option<(f64, usize, TabularNet)> = None;
+    let mut stop_reason = format!("reached the epoch budget ({})", batches.max_epochs);
+    let mut lr = options.learning_rate;
+    for epoch in 1..=batches.max_epochs {
+        order.shuffle(&mut rng);
+        let schedule = |step: usize| {
+            let progress = step as f64;
+            if progress < warmup_steps {
+                options.learning_rate * (progress + 1.0) / warmup_steps
+            } else {
+                let t = (progress - warmup_steps) / (total_steps - warmup_steps).max(1.0);
+                options.learning_rate * (0.02 + 0.98 * 0.5 * (1.0 + (std::f64::consts::PI * t).cos()))
+            }
+        };
+        let (next, _) = run_epoch(
+            model,
+            &mut optim,
+            (x, y),
+            &order,
+            batches.batch_size,
+            &mut |_| {
+                lr = schedule(step);
+                step += 1;
+                lr
+            },
+            objective,
+            &ad_device,
+        );
+        model = next;
+        let eval = model.valid();
+        let (train_loss, train_metric) = evaluate(&eval, sample_matrix, &sample_y, objective, &device);
+        let (valid_loss, valid_metric) = evaluate(&eval, valid.0, valid.1, objective, &device);
+        let record = EpochRecord {
+            epoch,
+            train_loss,
+            valid_loss,
+            train_metric,
+            valid_metric,
+            learning_rate: lr,
+            seconds: started.elapsed().as_secs_f64(),
+        };
+        on_epoch(&record, &batches);
+        curve.push(record);
+        let improved = best
+            .as_ref()
+            .is_none_or(|(b, _, _)| valid_loss < b - 1e-6 * b.abs());
+        if improved {
+            best = Some((valid_loss, epoch, model.clone()));
+        } else if epoch - best.as_ref().map_or(0, |b| b.1) >= batches.patience {
+            stop_reason = format!(
+                "early stop: no validation improvement for {} epochs",
+                batches.patience
+            );
+            break;
+        }
+        if stop.load(Ordering::Relaxed) {
+            stop_reason = format!("interrupted after epoch {epoch}");
+            break;
+        }
+        if options.max_seconds > 0.0 && started.elapsed().as_secs_f64() > options.max_seconds {
+            stop_reason = format!("time limit of {} s reached", options.max_seconds);
+            break;
+        }
+    }
+    let (_, best_epoch, best_model) = best.expect("at least one epoch ran");
+    FitOutcome {
+        model: best_model.valid(),
+        curve,
+        best_epoch,
+        stop_reason,
+        batches,
+    }
+}
+
+/// One pass over `order` in mini-batches of `batch_size`: forward, loss, backward, AdamW
+/// step. `lr_at(step_in_epoch)` gives each step's learning rate. Returns the updated model
+/// and the mean training loss (dropout on), weighted by batch size.
+#[allow(clippy::too_many_arguments)]
+pub fn run_epoch(
+    mut model: TabularNet,
+    optim: &mut ModuleOptimizer,
+    data: (Matrix, &[f32]),
+    order: &[usize],
+    batch_size: usize,
+    lr_at: &mut dyn FnMut(usize) -> f64,
+    objective: &Objective,
+    device: &Device,
+) -> (TabularNet, f64) {
+    let (x, y) = data;
+    let mut total = 0.0;
+    for (i, chunk) in order.chunks(batch_size).enumerate() {
+        let lr = lr_at(i);
+        let (bx, by) = gather(x, y, chunk);
+        let inputs = Matrix::new(&bx, chunk.len(), x.width).tensor(0, chunk.len(), device);
+        let loss = training_loss(model.forward(inputs), &by, objective, device);
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        total += f64::from(loss.into_scalar::<f32>()) * chunk.len() as f64;
+        model = optim.step(lr, model, grads);
+    }
+    (model, total / order.len().max(1) as f64)
+}
+
+/// Copies the given rows of `x` and `y` into new contiguous buffers.
+fn gather(x: Matrix, y: &[f32], rows: &[usize]) -> (Vec<f32>, Vec<f32>) {
+    let mut bx = Vec::with_capacity(rows.len() * x.width);
+    let mut by = Vec::with_capacity(rows.len());
+    for &r in rows {
+        bx.extend_from_slice(&x.values[r * x.width..(r + 1) * x.width]);
+        by.push(y[r]);
+    }
+    (bx, by)
+}
+
+/// Mean loss over ensemble members: cross-entropy, or squared error on the standardised target.
+fn training_loss(out: Tensor<3>, y: &[f32], objective: &Objective, device: &Device) -> Tensor<1> {
+    let [rows, k, _] = out.dims();
+    match objective {
+        Objective::Classification { .. } => {
+            let labels: Vec<i64> = y.iter().map(|&v| v as i64).collect();
+            let idx = Tensor::<1, Int>::from_data(TensorData::new(labels, [rows]), device)
+                .reshape([rows, 1, 1])
+                .expand([rows, k, 1]);
+            log_softmax(out, 2).gather(2, idx).mean().neg()
+        }
+        Objective::Regression { mean, std } => {
+            let z: Vec<f32> = y.iter().map(|&v| ((f64::from(v) - mean) / std) as f32).collect();
+            let target = Tensor::<1>::from_data(TensorData::new(z, [rows]), device).reshape([rows, 1]);
+            (out.reshape([rows, k]) - target).powi_scalar(2).mean()
+        }
+    }
+}
+
+/// Loss and headline metric of the ensemble's averaged prediction.
+fn evaluate(model: &TabularNet, x: Matrix, y: &[f32], objective: &Objective, device: &Device) -> (f64, f64) {
+    if x.rows == 0 {
+        return (f64::NAN, f64::NAN);
+    }
+    let out = predict(model, x, objective, device);
+    match objective {
+        Objective::Classification { classes } => {
+            let labels: Vec<usize> = y.iter().map(|&v| v as usize).collect();
+            let m = Metrics::classification(&out, *classes, &labels);
+            (m.log_loss.unwrap_or(f64::NAN), m.accuracy.unwrap_or(f64::NAN))
+        }
+        Objective::Regression { std, .. } => {
+            let m = Metrics::regression(&out, y);
+            let rmse = m.rmse.unwrap_or(f64::NAN);
+            ((rmse / std).powi(2), rmse)
+        }
+    }
+}
+
+/// The predicted class of each row from row-major probabilities.
+pub fn predicted_classes(probs: &[f32], classes: usize) -> Vec<usize> {
+    probs.chunks(classes).map(argmax).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kiln_model::Activation;
+
+    fn config(inputs: usize, outputs: usize) -> NetworkConfig {
+        NetworkConfig {
+            inputs,
+            outputs,
+            depth: 2,
+            width: 16,
+            dropout: 0.0,
+            activation: Activation::Relu,
+            layer_norm: false,
+            ensemble: 4,
+        }
+    }
+
+    /// Two Gaussian blobs, separable.
+    fn blobs(n: usize, seed: u64) -> (Vec<f32>, Vec<f32>) {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut x = Vec::new();
+        let mut y = Vec::new();
+        for i in 0..n {
+            let c = (i % 2) as f32;
+            let noise: f32 = rand::Rng::random_range(&mut rng, -1.0..1.0);
+            x.extend([c * 3.0 + noise, -c * 2.0 + noise * 0.5]);
+            y.push(c);
+        }
+        (x, y)
+    }
+
+    fn train(seed: u64) -> FitOutcome {
+        let (x, y) = blobs(200, 1);
+        let (vx, vy) = blobs(50, 2);
+        let options = TrainOptions {
+            epochs: 15,
+            ..TrainOptions::default()
+        };
+        fit(
+            &config(2, 2),
+            (Matrix::new(&x, 200, 2), &y),
+            (Matrix::new(&vx, 50, 2), &vy),
+            &Objective::Classification { classes: 2 },
+            &options,
+            seed,
+            &AtomicBool::new(false),
+            &mut |_, _| {},
+        )
+    }
+
+    #[test]
+    fn learns_separable_classes_and_records_the_curve() {
+        let out = train(7);
+        let last = out.curve.last().unwrap();
+        assert!(last.valid_metric > 0.95, "valid accuracy {}", last.valid_metric);
+        assert!(out.curve[0].train_loss > last.train_loss, "loss falls");
+        assert!(out.curve.iter().any(|r| r.epoch == out.best_epoch));
+    }
+
+    #[test]
+    fn same_seed_gives_the_same_model() {
+        let (x, _) = blobs(10, 3);
+        let m = Matrix::new(&x, 10, 2);
+        let device = Device::flex();
+        let objective = Objective::Classification { classes: 2 };
+        let a = predict(&train(5).model, m, &objective, &device);
+        let b = predict(&train(5).model, m, &objective, &device);
+        let c = predict(&train(6).model, m, &objective, &device);
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+    }
+
+    #[test]
+    fn regression_fits_a_line() {
+        let x: Vec<f32> = (0..100).map(|i| i as f32 / 50.0 - 1.0).collect();
+        let y: Vec<f32> = x.iter().map(|v| 10.0 + 4.0 * v).collect();
+        let objective = Objective::Regression { mean: 10.0, std: 2.3 };
+        let out = fit(
+            &config(1, 1),
+            (Matrix::new(&x, 100, 1), &y),
+            (Matrix::new(&x, 100, 1), &y),
+            &objective,
+            &TrainOptions { epochs: 40, ..TrainOptions::default() },
+            1,
+            &AtomicBool::new(false),
+            &mut |_, _| {},
+        );
+        let rmse = out.curve.iter().map(|r| r.valid_metric).fold(f64::INFINITY, f64::min);
+        assert!(rmse < 0.5, "rmse {rmse}");
+    }
+
+    #[test]
+    fn stop_flag_ends_training_after_one_epoch() {
+        let (x, y) = blobs(40, 1);
+        let out = fit(
+            &config(2, 2),
+            (Matrix::new(&x, 40, 2), &y),
+            (Matrix::new(&x, 40, 2), &y),
+            &Objective::Classification { classes: 2 },
+            &TrainOptions::default(),
+            1,
+            &AtomicBool::new(true),
+            &mut |_, _| {},
+        );
+        assert_eq!(out.curve.len(), 1);
+        assert!(out.stop_reason.contains("interrupted"));
+    }
+
+    #[test]
+    fn automatic_settings_scale_with_data_size() {
+        let small = Batches::resolve(&TrainOptions::default(), 100);
+        let large = Batches::resolve(&TrainOptions::default(), 100_000);
+        assert_eq!(small.batch_size, 16);
+        assert_eq!(large.batch_size, 256);
+        assert!(small.max_epochs > large.max_epochs);
+    }
+}

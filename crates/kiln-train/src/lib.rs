@@ -1,0 +1,13 @@
+//! Training: the fitting loop (AdamW, warm-up and cosine schedule, early stopping that
+//! restores the best weights), learning curves with an overfitting check, prediction, and
+//! the metrics that score a model.
+
+pub mod curve;
+pub mod fit;
+pub mod metrics;
+pub mod predict;
+
+pub use curve::{EpochRecord, diagnose};
+pub use fit::{Batches, FitOutcome, Objective, TrainOptions, fit};
+pub use metrics::{Metrics, confusion_matrix};
+pub use predict::{Matrix, predict};

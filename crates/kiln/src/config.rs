@@ -1,0 +1,192 @@
+//! The TOML configuration: every option of a run and its default. A `kiln.toml` may set any
+//! subset; unknown keys and wrong types are refused with the key's name.
+
+use kiln_data::{PreprocessOptions, TaskChoice};
+use kiln_model::{Activation, NetworkConfig};
+use kiln_train::TrainOptions;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// A whole run's configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Seed of every random step: split, initialisation, batch order, dropout.
+    pub seed: u64,
+    /// Which data to use and how to split it.
+    pub data: DataOptions,
+    /// How columns become network inputs.
+    pub preprocess: PreprocessOptions,
+    /// The network's shape.
+    pub model: ModelOptions,
+    /// The optimisation.
+    pub train: TrainOptions,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            seed: 42,
+            data: DataOptions::default(),
+            preprocess: PreprocessOptions::default(),
+            model: ModelOptions::default(),
+            train: TrainOptions::default(),
+        }
+    }
+}
+
+/// Data options.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DataOptions {
+    /// The column to predict.
+    pub target: Option<String>,
+    /// The task, or "auto" to infer it from the target.
+    pub task: TaskChoice,
+    /// Columns never used as features.
+    pub drop: Vec<String>,
+    /// Share of rows used for early stopping.
+    pub valid_fraction: f64,
+    /// Share of rows held out for the final metrics.
+    pub test_fraction: f64,
+}
+
+impl Default for DataOptions {
+    fn default() -> Self {
+        Self {
+            target: None,
+            task: TaskChoice::Auto,
+            drop: Vec::new(),
+            valid_fraction: 0.16,
+            test_fraction: 0.2,
+        }
+    }
+}
+
+/// The network's shape, apart from its inputs and outputs, which the data decides.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModelOptions {
+    /// Hidden layers.
+    pub depth: usize,
+    /// Units per hidden layer.
+    pub width: usize,
+    /// Dropout probability.
+    pub dropout: f64,
+    /// Nonlinearity: relu, gelu or silu.
+    pub activation: Activation,
+    /// Layer normalisation after each hidden layer.
+    pub layer_norm: bool,
+    /// Ensemble members sharing weights (1: a plain MLP).
+    pub ensemble: usize,
+}
+
+impl Default for ModelOptions {
+    fn default() -> Self {
+        Self {
+            depth: 3,
+            width: 256,
+            dropout: 0.1,
+            activation: Activation::Relu,
+            layer_norm: false,
+            ensemble: 8,
+        }
+    }
+}
+
+impl ModelOptions {
+    /// The full network shape for the given inputs and outputs.
+    pub fn network(&self, inputs: usize, outputs: usize) -> NetworkConfig {
+        NetworkConfig {
+            inputs,
+            outputs,
+            depth: self.depth,
+            width: self.width,
+            dropout: self.dropout,
+            activation: self.activation,
+            layer_norm: self.layer_norm,
+            ensemble: self.ensemble,
+        }
+    }
+}
+
+impl Config {
+    /// Reads a TOML config file; errors name the file, the line and the key.
+    pub fn from_file(path: &Path) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read '{}': {e}", path.display()))?;
+        Self::from_toml(&text).map_err(|e| format!("'{}': {e}", path.display()))
+    }
+
+    /// Parses TOML text and checks the values.
+    pub fn from_toml(text: &str) -> Result<Self, String> {
+        let config: Config = toml::from_str(text).map_err(|e| e.to_string().trim_end().to_string())?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// The config as TOML, every option written out.
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).expect("a config always serialises")
+    }
+
+    /// Checks ranges that types alone cannot, naming the key.
+    pub fn validate(&self) -> Result<(), String> {
+        let d = &self.data;
+        if !(0.0..0.9).contains(&d.valid_fraction) || !(0.0..0.9).contains(&d.test_fraction) {
+            return Err("data.valid_fraction and data.test_fraction must be in [0, 0.9)".into());
+        }
+        if d.valid_fraction + d.test_fraction >= 0.9 {
+            return Err("data.valid_fraction + data.test_fraction must leave at least 10% for training".into());
+        }
+        if self.model.width == 0 || self.model.depth == 0 || self.model.ensemble == 0 {
+            return Err("model.depth, model.width and model.ensemble must be at least 1".into());
+        }
+        if !(0.0..1.0).contains(&self.model.dropout) {
+            return Err(format!("model.dropout must be in [0, 1), not {}", self.model.dropout));
+        }
+        let t = &self.train;
+        if !(t.learning_rate > 0.0 && t.learning_rate.is_finite()) {
+            return Err(format!("train.learning_rate must be positive, not {}", t.learning_rate));
+        }
+        if !(t.weight_decay >= 0.0 && t.weight_decay.is_finite()) {
+            return Err(format!("train.weight_decay must be zero or positive, not {}", t.weight_decay));
+        }
+        if !(0.0..1.0).contains(&t.warmup) {
+            return Err(format!("train.warmup must be in [0, 1), not {}", t.warmup));
+        }
+        if self.preprocess.max_levels == 0 {
+            return Err("preprocess.max_levels must be at least 1".into());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_round_trip_through_toml() {
+        let c = Config::default();
+        assert_eq!(Config::from_toml(&c.to_toml()).unwrap(), c);
+    }
+
+    #[test]
+    fn a_partial_file_keeps_other_defaults() {
+        let c = Config::from_toml("seed = 7\n[model]\nwidth = 64\n").unwrap();
+        assert_eq!(c.seed, 7);
+        assert_eq!(c.model.width, 64);
+        assert_eq!(c.model.depth, ModelOptions::default().depth);
+    }
+
+    #[test]
+    fn unknown_keys_and_wrong_types_name_the_key() {
+        let err = Config::from_toml("[model]\nwidht = 64\n").unwrap_err();
+        assert!(err.contains("widht"), "{err}");
+        let err = Config::from_toml("[train]\nlearning_rate = \"fast\"\n").unwrap_err();
+        assert!(err.contains("learning_rate") || err.contains("line 2"), "{err}");
+        let err = Config::from_toml("[model]\ndropout = 1.5\n").unwrap_err();
+        assert!(err.contains("model.dropout"), "{err}");
+    }
+}

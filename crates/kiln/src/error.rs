@@ -1,0 +1,42 @@
+//! Kiln's error type, and the process exit code each kind of error maps to.
+
+use thiserror::Error;
+
+/// Everything that can go wrong in the pipeline, each with a message that says what to do.
+#[derive(Debug, Error)]
+pub enum KilnError {
+    /// Bad or unreadable data.
+    #[error(transparent)]
+    Data(#[from] kiln_data::DataError),
+    /// A bad configuration file or option.
+    #[error("config: {0}")]
+    Config(String),
+    /// A model bundle that cannot be used.
+    #[error("model '{path}': {problem}")]
+    Bundle {
+        /// The bundle file.
+        path: String,
+        /// What is wrong and what to do.
+        problem: String,
+    },
+    /// A file could not be written.
+    #[error("cannot write '{path}': {reason}")]
+    Write {
+        /// The file.
+        path: String,
+        /// The operating system's reason.
+        reason: String,
+    },
+}
+
+impl KilnError {
+    /// The exit code for this error: 2 for bad input or config, 3 for an unusable model,
+    /// 4 for a failed write.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            KilnError::Data(_) | KilnError::Config(_) => 2,
+            KilnError::Bundle { .. } => 3,
+            KilnError::Write { .. } => 4,
+        }
+    }
+}

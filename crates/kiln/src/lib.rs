@@ -1,0 +1,30 @@
+//! Kiln's library API: the pipeline from a table to a trained model bundle, evaluation and
+//! prediction. The `kiln` command-line tool is a thin layer over these functions.
+//!
+//! ```no_run
+//! use kiln::{Config, train};
+//! let mut config = Config::default();
+//! config.data.target = Some("diagnosis".into());
+//! let run = train(std::path::Path::new("breast_cancer.csv"), &config, &mut Default::default()).unwrap();
+//! run.bundle.save(std::path::Path::new("model.kiln")).unwrap();
+//! ```
+
+pub mod atomic;
+pub mod bundle;
+pub mod config;
+pub mod error;
+pub mod pipeline;
+pub mod report;
+
+pub use bundle::{Bundle, Manifest};
+pub use config::Config;
+pub use error::KilnError;
+pub use pipeline::{Evaluation, Predictions, TrainHooks, TrainRun, evaluate, predict, train};
+
+pub use kiln_data as data;
+pub use kiln_model as model;
+pub use kiln_train as training;
+pub use kiln_report as report_types;
+
+/// This build's version, recorded in every bundle.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

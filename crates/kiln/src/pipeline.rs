@@ -1,0 +1,339 @@
+//! The pipeline: train a model from a table, evaluate it on labelled rows, predict new rows.
+
+use crate::bundle::{Bundle, DataSummary, Manifest};
+use crate::config::Config;
+use crate::error::KilnError;
+use burn::prelude::Device;
+use kiln_data::{
+    Encoded, Preprocessor, Table, Task, infer_columns, infer_task, read_table, split_indices,
+};
+use kiln_train::{Batches, EpochRecord, Matrix, Metrics, Objective, confusion_matrix, diagnose, fit};
+use serde::Serialize;
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+/// Ways for a caller to watch and stop training.
+#[derive(Default)]
+pub struct TrainHooks<'a> {
+    /// Set to stop after the current epoch, keeping the best weights so far.
+    pub stop: Option<&'a AtomicBool>,
+    /// Called after every epoch.
+    pub on_epoch: Option<&'a mut dyn FnMut(&EpochRecord, &Batches)>,
+}
+
+/// The result of training: the bundle, ready to save.
+#[derive(Debug)]
+pub struct TrainRun {
+    /// The trained model and its manifest.
+    pub bundle: Bundle,
+}
+
+/// Trains a model on the table at `data` as `config` says.
+pub fn train(data: &Path, config: &Config, hooks: &mut TrainHooks) -> Result<TrainRun, KilnError> {
+    config.validate().map_err(KilnError::Config)?;
+    let table = read_table(data)?;
+    let target_name = config.data.target.clone().ok_or_else(|| {
+        KilnError::Config(format!(
+            "no target column given; pass --target COLUMN (columns: {})",
+            table.columns.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")
+        ))
+    })?;
+    let target = infer_task(&table, &target_name, config.data.task)?;
+    let encoded_target = target.encode(&table)?;
+    let labelled: Vec<usize> = (0..table.n_rows()).filter(|&r| encoded_target[r].is_some()).collect();
+    let y_all: Vec<f32> = encoded_target.iter().map(|v| v.unwrap_or(f32::NAN)).collect();
+    let mut notes = vec![format!("task: {} ({})", target.task, target.reason)];
+    let rows_without_target = table.n_rows() - labelled.len();
+    if rows_without_target > 0 {
+        notes.push(format!("{rows_without_target} rows have no target value and were left out"));
+    }
+    if labelled.len() < 10 {
+        return Err(kiln_data::DataError::BadTarget {
+            file: table.source.clone(),
+            column: target_name,
+            problem: format!("has only {} labelled rows; at least 10 are needed to train and test", labelled.len()),
+        }
+        .into());
+    }
+
+    let mut plans = infer_columns(&table, &target_name)?;
+    for name in &config.data.drop {
+        match plans.iter_mut().find(|p| p.name == *name) {
+            Some(p) => p.use_as = Err(kiln_data::infer::DropReason::Requested),
+            None => {
+                return Err(KilnError::Config(format!(
+                    "data.drop names column '{name}', which '{}' does not have",
+                    table.source
+                )));
+            }
+        }
+    }
+    let strata: Option<Vec<usize>> = target
+        .task
+        .is_classification()
+        .then(|| labelled.iter().map(|&r| y_all[r] as usize).collect());
+    let split = split_indices(
+        &labelled,
+        strata.as_deref(),
+        config.data.valid_fraction,
+        config.data.test_fraction,
+        config.seed,
+    );
+    let preprocessor = Preprocessor::fit(&table, &plans, &target_name, &split.train, &config.preprocess)?;
+    for (column, reason) in &preprocessor.dropped {
+        notes.push(format!("column '{column}' not used: {reason}"));
+    }
+    let encoded = preprocessor.transform(&table)?;
+    let objective = match target.task {
+        Task::Regression => {
+            let ys: Vec<f64> = split.train.iter().map(|&r| f64::from(y_all[r])).collect();
+            let mean = ys.iter().sum::<f64>() / ys.len() as f64;
+            let var = ys.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / ys.len() as f64;
+            Objective::Regression {
+                mean,
+                std: if var > 0.0 { var.sqrt() } else { 1.0 },
+            }
+        }
+        _ => Objective::Classification {
+            classes: target.classes.len(),
+        },
+    };
+    let outputs = match objective {
+        Objective::Classification { classes } => classes,
+        Objective::Regression { .. } => 1,
+    };
+    let network = config.model.network(encoded.width, outputs);
+    network.validate().map_err(KilnError::Config)?;
+    let part = |rows: &[usize]| rows_of(&encoded, &y_all, rows);
+    let (train_x, train_y) = part(&split.train);
+    let (valid_x, valid_y) = part(&split.valid);
+    let (test_x, test_y) = part(&split.test);
+    let (vx, vy) = if split.valid.is_empty() {
+        (&train_x, &train_y)
+    } else {
+        (&valid_x, &valid_y)
+    };
+    let never = AtomicBool::new(false);
+    let mut ignore = |_: &EpochRecord, _: &Batches| {};
+    let on_epoch: &mut dyn FnMut(&EpochRecord, &Batches) = match hooks.on_epoch.as_mut() {
+        Some(f) => *f,
+        None => &mut ignore,
+    };
+    let started = Instant::now();
+    let outcome = fit(
+        &network,
+        (Matrix::new(&train_x, split.train.len(), encoded.width), &train_y),
+        (Matrix::new(vx, vy.len(), encoded.width), vy),
+        &objective,
+        &config.train,
+        config.seed,
+        hooks.stop.unwrap_or(&never),
+        on_epoch,
+    );
+    let train_seconds = started.elapsed().as_secs_f64();
+    notes.push(format!(
+        "trained {} epochs of batch {} in {:.1} s; {}; kept epoch {}",
+        outcome.curve.len(),
+        outcome.batches.batch_size,
+        train_seconds,
+        outcome.stop_reason,
+        outcome.best_epoch
+    ));
+    notes.extend(diagnose(&outcome.curve, outcome.best_epoch, objective.metric_name()));
+    let device = Device::flex();
+    let score = |x: &[f32], y: &[f32]| {
+        let out = kiln_train::predict(&outcome.model, Matrix::new(x, y.len(), encoded.width), &objective, &device);
+        score(&out, y, &objective)
+    };
+    let (test_metrics, confusion) = score(&test_x, &test_y);
+    let (valid_metrics, _) = score(vx, vy);
+    let manifest = Manifest {
+        kiln_version: crate::VERSION.to_string(),
+        config: config.clone(),
+        seed: config.seed,
+        target,
+        preprocessor,
+        network,
+        objective,
+        data: DataSummary {
+            source: table.source.clone(),
+            rows: table.n_rows(),
+            rows_without_target,
+            train_rows: split.train.len(),
+            valid_rows: split.valid.len(),
+            test_rows: split.test.len(),
+        },
+        test_metrics,
+        valid_metrics,
+        confusion_matrix: confusion,
+        curve: outcome.curve,
+        best_epoch: outcome.best_epoch,
+        stop_reason: outcome.stop_reason,
+        batches: outcome.batches,
+        train_seconds,
+        notes,
+    };
+    Ok(TrainRun {
+        bundle: Bundle {
+            manifest,
+            model: outcome.model,
+        },
+    })
+}
+
+/// The encoded inputs and targets of the given rows.
+fn rows_of(encoded: &Encoded, y: &[f32], rows: &[usize]) -> (Vec<f32>, Vec<f32>) {
+    let w = encoded.width;
+    let mut x = Vec::with_capacity(rows.len() * w);
+    for &r in rows {
+        x.extend_from_slice(&encoded.values[r * w..(r + 1) * w]);
+    }
+    (x, rows.iter().map(|&r| y[r]).collect())
+}
+
+/// Metrics (and the confusion matrix for classifiers) of outputs against targets.
+fn score(out: &[f32], y: &[f32], objective: &Objective) -> (Metrics, Option<Vec<Vec<usize>>>) {
+    match objective {
+        Objective::Classification { classes } => {
+            let labels: Vec<usize> = y.iter().map(|&v| v as usize).collect();
+            let predicted = kiln_train::fit::predicted_classes(out, *classes);
+            (
+                Metrics::classification(out, *classes, &labels),
+                Some(confusion_matrix(&predicted, &labels, *classes)),
+            )
+        }
+        Objective::Regression { .. } => (Metrics::regression(out, y), None),
+    }
+}
+
+/// Metrics of a model on a labelled table.
+#[derive(Debug, Clone, Serialize)]
+pub struct Evaluation {
+    /// The metrics by name.
+    #[serde(flatten)]
+    pub metrics: Metrics,
+    /// `[actual][predicted]` counts (classification only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confusion_matrix: Option<Vec<Vec<usize>>>,
+    /// Rows skipped because their target was empty.
+    pub rows_without_target: usize,
+    /// Things worth knowing about the input (unseen categories, ignored columns).
+    pub notes: Vec<String>,
+}
+
+/// Scores `bundle` on the labelled rows of `table`.
+pub fn evaluate(bundle: &Bundle, table: &Table) -> Result<Evaluation, KilnError> {
+    let m = &bundle.manifest;
+    let encoded_target = m.target.encode(table)?;
+    let encoded = m.preprocessor.transform(table)?;
+    let rows: Vec<usize> = (0..table.n_rows()).filter(|&r| encoded_target[r].is_some()).collect();
+    if rows.is_empty() {
+        return Err(kiln_data::DataError::BadTarget {
+            file: table.source.clone(),
+            column: m.target.column.clone(),
+            problem: "has no values, so there is nothing to evaluate against".into(),
+        }
+        .into());
+    }
+    let y_all: Vec<f32> = encoded_target.iter().map(|v| v.unwrap_or(f32::NAN)).collect();
+    let (x, y) = rows_of(&encoded, &y_all, &rows);
+    let out = kiln_train::predict(&bundle.model, Matrix::new(&x, rows.len(), encoded.width), &m.objective, &Device::flex());
+    let (metrics, confusion_matrix) = score(&out, &y, &m.objective);
+    Ok(Evaluation {
+        metrics,
+        confusion_matrix,
+        rows_without_target: table.n_rows() - rows.len(),
+        notes: input_notes(&encoded),
+    })
+}
+
+/// Predictions for every row of a table.
+#[derive(Debug, Clone)]
+pub struct Predictions {
+    /// Column names of the output.
+    pub header: Vec<String>,
+    /// One row of cells per input row.
+    pub rows: Vec<Vec<String>>,
+    /// Things worth knowing about the input.
+    pub notes: Vec<String>,
+}
+
+impl Predictions {
+    /// The predictions as CSV text.
+    pub fn to_csv(&self) -> String {
+        let mut w = csv_line(&self.header);
+        for row in &self.rows {
+            w.push_str(&csv_line(row));
+        }
+        w
+    }
+}
+
+fn csv_line(cells: &[String]) -> String {
+    let quoted: Vec<String> = cells
+        .iter()
+        .map(|c| {
+            if c.contains([',', '"', '\n']) {
+                format!("\"{}\"", c.replace('"', "\"\""))
+            } else {
+                c.clone()
+            }
+        })
+        .collect();
+    quoted.join(",") + "\n"
+}
+
+/// Predicts every row of `table`: the predicted class and each class's probability, or the
+/// predicted value.
+pub fn predict(bundle: &Bundle, table: &Table) -> Result<Predictions, KilnError> {
+    let m = &bundle.manifest;
+    let encoded = m.preprocessor.transform(table)?;
+    let out = kiln_train::predict(
+        &bundle.model,
+        Matrix::new(&encoded.values, encoded.rows, encoded.width),
+        &m.objective,
+        &Device::flex(),
+    );
+    let (header, rows) = match m.objective {
+        Objective::Classification { classes } => {
+            let mut header = vec![m.target.column.clone()];
+            header.extend(m.target.classes.iter().map(|c| format!("probability_{c}")));
+            let rows = out
+                .chunks(classes)
+                .map(|p| {
+                    let best = kiln_train::metrics::argmax(p);
+                    let mut row = vec![m.target.classes[best].clone()];
+                    row.extend(p.iter().map(|v| format!("{v:.6}")));
+                    row
+                })
+                .collect();
+            (header, rows)
+        }
+        Objective::Regression { .. } => (
+            vec![m.target.column.clone()],
+            out.iter().map(|v| vec![format!("{v}")]).collect(),
+        ),
+    };
+    Ok(Predictions {
+        header,
+        rows,
+        notes: input_notes(&encoded),
+    })
+}
+
+fn input_notes(encoded: &Encoded) -> Vec<String> {
+    let mut notes = Vec::new();
+    if !encoded.ignored_columns.is_empty() {
+        notes.push(format!(
+            "columns not used by the model were ignored: {}",
+            encoded.ignored_columns.join(", ")
+        ));
+    }
+    for (column, n) in &encoded.unseen_levels {
+        notes.push(format!(
+            "column '{column}': {n} rows hold a category not seen in training (encoded as no known category)"
+        ));
+    }
+    notes
+}
