@@ -30,17 +30,23 @@ fn normal(rng: &mut ChaCha8Rng) -> f64 {
 /// The benchmark's data: Gaussian features, labels from a random linear map plus noise.
 fn make_data() -> (Vec<f32>, Vec<f32>) {
     let mut rng = ChaCha8Rng::seed_from_u64(0);
-    let x: Vec<f32> = (0..ROWS * FEATURES).map(|_| normal(&mut rng) as f32).collect();
+    let x: Vec<f32> = (0..ROWS * FEATURES)
+        .map(|_| normal(&mut rng) as f32)
+        .collect();
     let w: Vec<f64> = (0..FEATURES * CLASSES).map(|_| normal(&mut rng)).collect();
     let y = (0..ROWS)
         .map(|r| {
             let scores: Vec<f64> = (0..CLASSES)
                 .map(|c| {
-                    (0..FEATURES).map(|f| f64::from(x[r * FEATURES + f]) * w[f * CLASSES + c]).sum::<f64>()
+                    (0..FEATURES)
+                        .map(|f| f64::from(x[r * FEATURES + f]) * w[f * CLASSES + c])
+                        .sum::<f64>()
                         + 0.5 * normal(&mut rng)
                 })
                 .collect();
-            (0..CLASSES).max_by(|&a, &b| scores[a].total_cmp(&scores[b])).unwrap() as f32
+            (0..CLASSES)
+                .max_by(|&a, &b| scores[a].total_cmp(&scores[b]))
+                .unwrap() as f32
         })
         .collect();
     (x, y)
@@ -49,7 +55,11 @@ fn make_data() -> (Vec<f32>, Vec<f32>) {
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     let n = v.len();
-    if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 }
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
 }
 
 fn percentile(sorted: &[f64], q: f64) -> f64 {
@@ -90,7 +100,16 @@ fn main() {
     for epoch in 0..=EPOCHS {
         let start = Instant::now();
         order.shuffle(&mut rng);
-        let (next, loss) = run_epoch(model, &mut optim, (matrix, &y), &order, BATCH, &mut |_| 1e-3, &objective, &ad);
+        let (next, loss) = run_epoch(
+            model,
+            &mut optim,
+            (matrix, &y),
+            &order,
+            BATCH,
+            &mut |_| 1e-3,
+            &objective,
+            &ad,
+        );
         model = next;
         let secs = start.elapsed().as_secs_f64();
         eprintln!("epoch {epoch}: {secs:.3} s, loss {loss:.4}");

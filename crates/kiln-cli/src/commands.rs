@@ -46,7 +46,9 @@ pub fn train(args: TrainArgs) -> Result<Trained, KilnError> {
         config.train.epochs = e;
     }
     let model_path = args.out.unwrap_or_else(|| default_model_path(&args.data));
-    let report_path = args.report.unwrap_or_else(|| model_path.with_extension("report.html"));
+    let report_path = args
+        .report
+        .unwrap_or_else(|| model_path.with_extension("report.html"));
     let stop = stop_on_ctrl_c();
     let bar = EpochBar::new("metric");
     let mut on_epoch = |r: &EpochRecord, b: &Batches| bar.epoch(r, b);
@@ -79,7 +81,10 @@ pub fn train(args: TrainArgs) -> Result<Trained, KilnError> {
             .expect("json")
         );
     } else {
-        println!("trained on {} ({} rows), target '{}'", m.data.source, m.data.rows, m.target.column);
+        println!(
+            "trained on {} ({} rows), target '{}'",
+            m.data.source, m.data.rows, m.target.column
+        );
         for n in &m.notes {
             println!("  - {n}");
         }
@@ -191,7 +196,10 @@ pub fn inspect(model: &Path, json: bool) -> Result<(), KilnError> {
         println!("{}", serde_json::to_string_pretty(m).expect("json"));
         return Ok(());
     }
-    println!("Kiln {} model, trained on {}", m.kiln_version, m.data.source);
+    println!(
+        "Kiln {} model, trained on {}",
+        m.kiln_version, m.data.source
+    );
     println!("target: '{}' ({})", m.target.column, m.target.task);
     if !m.target.classes.is_empty() {
         println!("classes: {}", m.target.classes.join(", "));

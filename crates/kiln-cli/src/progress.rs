@@ -51,7 +51,9 @@ pub fn stop_on_ctrl_c() -> Arc<AtomicBool> {
             eprintln!("\ninterrupted again: exiting without saving");
             std::process::exit(130);
         }
-        eprintln!("\ninterrupt: finishing this epoch and saving the best model so far (Ctrl-C again to quit)");
+        eprintln!(
+            "\ninterrupt: finishing this epoch and saving the best model so far (Ctrl-C again to quit)"
+        );
     });
     if installed.is_err() {
         eprintln!("warning: cannot catch Ctrl-C; interrupting will not save the model");

@@ -27,7 +27,11 @@ fn write_table(dir: &Path, name: &str, rows: usize) -> PathBuf {
         let a = ((i * 37) % 100) as f64 / 10.0;
         let b = ((i * 53) % 70) as f64 / 7.0;
         let colour = ["red", "green", "blue"][i % 3];
-        let label = if a + b + if colour == "red" { 3.0 } else { 0.0 } > 10.0 { "yes" } else { "no" };
+        let label = if a + b + if colour == "red" { 3.0 } else { 0.0 } > 10.0 {
+            "yes"
+        } else {
+            "no"
+        };
         s += &format!("{i},{a},{b},{colour},{label}\n");
     }
     let p = dir.join(name);
@@ -37,7 +41,12 @@ fn write_table(dir: &Path, name: &str, rows: usize) -> PathBuf {
 
 fn train_small(dir: &Path, out: &str, seed: &str) -> Output {
     write_table(dir, "t.csv", 300);
-    kiln(&["train", "t.csv", "--target", "label", "--out", out, "--seed", seed, "--epochs", "8"], dir)
+    kiln(
+        &[
+            "train", "t.csv", "--target", "label", "--out", out, "--seed", seed, "--epochs", "8",
+        ],
+        dir,
+    )
 }
 
 #[test]
@@ -46,7 +55,11 @@ fn train_evaluate_predict_round_trip() {
     let d = dir.path();
     let o = train_small(d, "m.kiln", "1");
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stdout(&o).contains("column 'id' not used"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("column 'id' not used"),
+        "{}",
+        stdout(&o)
+    );
     assert!(d.join("m.kiln").exists());
     let report = std::fs::read_to_string(d.join("m.report.html")).unwrap();
     assert!(report.contains("<svg") && report.contains("Confusion matrix"));
@@ -60,14 +73,22 @@ fn train_evaluate_predict_round_trip() {
     assert!(v["accuracy"].as_f64().unwrap() > 0.8, "{v}");
 
     // Columns reordered, an extra column, an unseen category.
-    std::fs::write(d.join("new.csv"), "colour,extra,b,a\npurple,1,5,5\nred,2,1,1\n").unwrap();
+    std::fs::write(
+        d.join("new.csv"),
+        "colour,extra,b,a\npurple,1,5,5\nred,2,1,1\n",
+    )
+    .unwrap();
     let o = kiln(&["predict", "m.kiln", "new.csv"], d);
     assert!(o.status.success(), "{}", stderr(&o));
     let csv = stdout(&o);
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines[0], "label,probability_no,probability_yes");
     assert_eq!(lines.len(), 3);
-    assert!(stderr(&o).contains("extra") && stderr(&o).contains("not seen in training"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("extra") && stderr(&o).contains("not seen in training"),
+        "{}",
+        stderr(&o)
+    );
 
     // A missing column is named.
     std::fs::write(d.join("missing.csv"), "colour,a\nred,1\n").unwrap();
@@ -111,14 +132,59 @@ fn bad_data_gives_a_located_message_and_exit_code_2() {
     let cases: Vec<(String, &str)> = vec![
         (String::new(), "is empty"),
         ("x,y\n1,0\n2\n".into(), "line 3"),
-        (format!("x,z\n{}", rows(|i| format!("{i}.5,{}\n", i % 2))), "no column 'y'"),
-        (format!("x,y\n{}", rows(|i| format!("{i}.5,1\n"))), "single value"),
         (
-            format!("x,y\n{}", rows(|i| format!("{},{}\n", if i == 3 { "abc".into() } else { format!("{i}.5") }, i % 2))),
+            format!("x,z\n{}", rows(|i| format!("{i}.5,{}\n", i % 2))),
+            "no column 'y'",
+        ),
+        (
+            format!("x,y\n{}", rows(|i| format!("{i}.5,1\n"))),
+            "single value",
+        ),
+        (
+            format!(
+                "x,y\n{}",
+                rows(|i| format!(
+                    "{},{}\n",
+                    if i == 3 {
+                        "abc".into()
+                    } else {
+                        format!("{i}.5")
+                    },
+                    i % 2
+                ))
+            ),
             "line 5, column 'x': 'abc' is text in a numeric column",
         ),
-        (format!("x,y\n{}", rows(|i| format!("{},{}\n", if i == 9 { "NaN".into() } else { format!("{i}.5") }, i % 2))), "line 11, column 'x': 'NaN' is not a finite number"),
-        (format!("x,y\n{}", rows(|i| format!("{},{}\n", if i == 9 { "inf".into() } else { format!("{i}.5") }, i % 2))), "'inf' is not a finite number"),
+        (
+            format!(
+                "x,y\n{}",
+                rows(|i| format!(
+                    "{},{}\n",
+                    if i == 9 {
+                        "NaN".into()
+                    } else {
+                        format!("{i}.5")
+                    },
+                    i % 2
+                ))
+            ),
+            "line 11, column 'x': 'NaN' is not a finite number",
+        ),
+        (
+            format!(
+                "x,y\n{}",
+                rows(|i| format!(
+                    "{},{}\n",
+                    if i == 9 {
+                        "inf".into()
+                    } else {
+                        format!("{i}.5")
+                    },
+                    i % 2
+                ))
+            ),
+            "'inf' is not a finite number",
+        ),
     ];
     for (content, expected) in cases {
         let (code, err) = train_on(&content, &[]);
@@ -140,9 +206,16 @@ fn bad_config_names_the_key() {
         ("[model]\ndropout = 2.0\n", "model.dropout"),
     ] {
         std::fs::write(d.join("k.toml"), config).unwrap();
-        let o = kiln(&["train", "t.csv", "--target", "y", "--config", "k.toml"], d);
+        let o = kiln(
+            &["train", "t.csv", "--target", "y", "--config", "k.toml"],
+            d,
+        );
         assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-        assert!(stderr(&o).contains(expected), "expected '{expected}' in {}", stderr(&o));
+        assert!(
+            stderr(&o).contains(expected),
+            "expected '{expected}' in {}",
+            stderr(&o)
+        );
         assert!(stderr(&o).contains("k.toml"), "{}", stderr(&o));
     }
 }
@@ -164,7 +237,11 @@ fn corrupt_or_foreign_bundles_are_refused() {
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
     let o = kiln(&["evaluate", "t.csv", "t.csv"], d);
     assert_eq!(o.status.code(), Some(3));
-    assert!(stderr(&o).contains("not a Kiln model bundle"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("not a Kiln model bundle"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -173,9 +250,24 @@ fn config_prints_every_default_and_reads_back() {
     let o = kiln(&["config"], dir.path());
     assert!(o.status.success());
     let text = stdout(&o);
-    assert!(text.contains("learning_rate") && text.contains("[model]"), "{text}");
+    assert!(
+        text.contains("learning_rate") && text.contains("[model]"),
+        "{text}"
+    );
     std::fs::write(dir.path().join("kiln.toml"), &text).unwrap();
     write_table(dir.path(), "t.csv", 100);
-    let o = kiln(&["train", "t.csv", "--target", "label", "--config", "kiln.toml", "--epochs", "2"], dir.path());
+    let o = kiln(
+        &[
+            "train",
+            "t.csv",
+            "--target",
+            "label",
+            "--config",
+            "kiln.toml",
+            "--epochs",
+            "2",
+        ],
+        dir.path(),
+    );
     assert!(o.status.success(), "{}", stderr(&o));
 }

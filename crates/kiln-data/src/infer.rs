@@ -74,8 +74,16 @@ pub fn infer_columns(table: &Table, target: &str) -> Result<Vec<ColumnPlan>, Dat
 }
 
 fn infer_column(table: &Table, col: &Column) -> Result<Result<ColumnKind, DropReason>, DataError> {
-    let numbers = col.cells.iter().filter(|c| matches!(c, Cell::Num(_))).count();
-    let texts = col.cells.iter().filter(|c| matches!(c, Cell::Text(_))).count();
+    let numbers = col
+        .cells
+        .iter()
+        .filter(|c| matches!(c, Cell::Num(_)))
+        .count();
+    let texts = col
+        .cells
+        .iter()
+        .filter(|c| matches!(c, Cell::Text(_)))
+        .count();
     let present = numbers + texts;
     if present == 0 {
         return Ok(Err(DropReason::Empty));
@@ -161,8 +169,10 @@ fn infer_text(col: &Column, present: usize) -> Result<ColumnKind, DropReason> {
 /// Whether a column name reads like a key (`id`, `user_id`, `RowId`, `index`, `uuid`).
 fn looks_like_id(name: &str) -> bool {
     let lower = name.to_lowercase();
-    matches!(lower.as_str(), "id" | "index" | "uuid" | "key" | "row" | "unnamed: 0")
-        || lower.ends_with("_id")
+    matches!(
+        lower.as_str(),
+        "id" | "index" | "uuid" | "key" | "row" | "unnamed: 0"
+    ) || lower.ends_with("_id")
         || lower.ends_with(" id")
         || name.ends_with("Id")
         || name.ends_with("ID")
@@ -194,7 +204,12 @@ mod tests {
     }
 
     fn kind(plans: &[ColumnPlan], name: &str) -> Result<ColumnKind, DropReason> {
-        plans.iter().find(|p| p.name == name).unwrap().use_as.clone()
+        plans
+            .iter()
+            .find(|p| p.name == name)
+            .unwrap()
+            .use_as
+            .clone()
     }
 
     #[test]
@@ -219,10 +234,21 @@ mod tests {
     fn text_in_a_numeric_column_names_line_and_column() {
         let mut csv = String::from("x,y\n");
         for i in 0..20 {
-            csv += &format!("{},{}\n", if i == 7 { "oops".to_string() } else { i.to_string() }, i % 2);
+            csv += &format!(
+                "{},{}\n",
+                if i == 7 {
+                    "oops".to_string()
+                } else {
+                    i.to_string()
+                },
+                i % 2
+            );
         }
         let err = plans(&csv).unwrap_err().to_string();
-        assert!(err.contains("line 9") && err.contains("'x'") && err.contains("oops"), "{err}");
+        assert!(
+            err.contains("line 9") && err.contains("'x'") && err.contains("oops"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -11,7 +11,7 @@ pub mod task;
 
 pub use error::DataError;
 pub use infer::{ColumnKind, ColumnPlan, infer_columns};
-pub use preprocess::{Encoded, Preprocessor, PreprocessOptions};
+pub use preprocess::{Encoded, PreprocessOptions, Preprocessor};
 pub use read::read_table;
 pub use split::{Split, split_indices};
 pub use table::{Cell, Column, Table};

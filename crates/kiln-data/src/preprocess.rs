@@ -23,7 +23,7 @@ pub enum NumericEncoding {
 
 /// Options of the preprocessing.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct PreprocessOptions {
     /// Numeric encoding.
     pub numeric: NumericEncoding,
@@ -34,7 +34,7 @@ pub struct PreprocessOptions {
 impl Default for PreprocessOptions {
     fn default() -> Self {
         Self {
-            numeric: NumericEncoding::PiecewiseLinear { bins: 16 },
+            numeric: NumericEncoding::Standard,
             max_levels: 64,
         }
     }
@@ -281,7 +281,11 @@ fn fit_column(
             let mut levels: Vec<(String, usize)> = counts.into_iter().collect();
             levels.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
             let other = levels.len() > options.max_levels;
-            levels.truncate(if other { options.max_levels.saturating_sub(1) } else { levels.len() });
+            levels.truncate(if other {
+                options.max_levels.saturating_sub(1)
+            } else {
+                levels.len()
+            });
             FeatureEncoder::Categorical {
                 levels: levels.into_iter().map(|(l, _)| l).collect(),
                 other,
@@ -309,7 +313,9 @@ fn quantile_edges(sorted: &[f64], bins: usize) -> Vec<f64> {
     if sorted.is_empty() || bins == 0 {
         return Vec::new();
     }
-    let mut edges: Vec<f64> = (0..=bins).map(|i| quantile(sorted, i as f64 / bins as f64)).collect();
+    let mut edges: Vec<f64> = (0..=bins)
+        .map(|i| quantile(sorted, i as f64 / bins as f64))
+        .collect();
     edges.dedup_by(|a, b| (*a - *b).abs() <= 1e-12 * b.abs().max(1.0));
     if edges.len() < 2 { Vec::new() } else { edges }
 }
@@ -368,15 +374,17 @@ fn encode_column(
                 let value = match cell {
                     Cell::Missing => None,
                     Cell::Num(v) if *v == 0.0 || *v == 1.0 => Some(*v == 1.0),
-                    c => Some(boolean_value(&c.as_text()).ok_or_else(|| DataError::BadValue {
-                        file: table.source.clone(),
-                        line: table.line_of(row),
-                        column: column.name.clone(),
-                        problem: format!(
-                            "'{}' is not a yes/no value, but the model was trained on one here",
-                            c.as_text()
-                        ),
-                    })?),
+                    c => Some(
+                        boolean_value(&c.as_text()).ok_or_else(|| DataError::BadValue {
+                            file: table.source.clone(),
+                            line: table.line_of(row),
+                            column: column.name.clone(),
+                            problem: format!(
+                                "'{}' is not a yes/no value, but the model was trained on one here",
+                                c.as_text()
+                            ),
+                        })?,
+                    ),
                 };
                 dst[0] = value.map_or(0.5, |b| f32::from(u8::from(b)));
                 if *missing_indicator {
@@ -441,7 +449,11 @@ mod tests {
         assert_eq!(e.width, 4);
         assert_eq!(&e.values[0..4], &[-1.0, 0.0, 1.0, 0.0]);
         assert_eq!(&e.values[4..8], &[1.0, 0.0, 0.0, 1.0]);
-        assert_eq!(&e.values[8..12], &[0.0, 1.0, 1.0, 0.0], "median imputed, flagged");
+        assert_eq!(
+            &e.values[8..12],
+            &[0.0, 1.0, 1.0, 0.0],
+            "median imputed, flagged"
+        );
     }
 
     #[test]

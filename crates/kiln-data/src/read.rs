@@ -277,8 +277,14 @@ mod tests {
         let t = csv_of("a,b,c\n1,x,\n2.5,NA,y\n").unwrap();
         assert_eq!(t.n_rows(), 2);
         assert_eq!(t.columns[0].cells, vec![Cell::Num(1.0), Cell::Num(2.5)]);
-        assert_eq!(t.columns[1].cells, vec![Cell::Text("x".into()), Cell::Missing]);
-        assert_eq!(t.columns[2].cells, vec![Cell::Missing, Cell::Text("y".into())]);
+        assert_eq!(
+            t.columns[1].cells,
+            vec![Cell::Text("x".into()), Cell::Missing]
+        );
+        assert_eq!(
+            t.columns[2].cells,
+            vec![Cell::Missing, Cell::Text("y".into())]
+        );
         assert_eq!(t.line_of(1), 3);
     }
 
@@ -304,20 +310,27 @@ mod tests {
     #[test]
     fn nan_and_infinity_are_refused_with_position() {
         let err = csv_of("a,b\n1,2\ninf,3\n").unwrap_err().to_string();
-        assert!(err.contains("line 3") && err.contains("'a'") && err.contains("inf"), "{err}");
+        assert!(
+            err.contains("line 3") && err.contains("'a'") && err.contains("inf"),
+            "{err}"
+        );
         assert!(csv_of("a\nNaN\n").is_err());
     }
 
     #[test]
     fn duplicate_header_is_refused() {
-        assert!(matches!(csv_of("a,a\n1,2\n"), Err(DataError::DuplicateColumn { .. })));
+        assert!(matches!(
+            csv_of("a,a\n1,2\n"),
+            Err(DataError::DuplicateColumn { .. })
+        ));
     }
 
     #[test]
     fn reads_gzip_and_parquet_files() {
         let dir = tempfile::tempdir().unwrap();
         let gz = dir.path().join("t.csv.gz");
-        let mut enc = flate2::write::GzEncoder::new(File::create(&gz).unwrap(), flate2::Compression::fast());
+        let mut enc =
+            flate2::write::GzEncoder::new(File::create(&gz).unwrap(), flate2::Compression::fast());
         enc.write_all(b"x,y\n1,a\n2,b\n").unwrap();
         enc.finish().unwrap();
         let t = read_table(&gz).unwrap();
@@ -327,7 +340,10 @@ mod tests {
         write_parquet(&pq);
         let t = read_table(&pq).unwrap();
         assert_eq!(t.columns.len(), 2);
-        assert_eq!(t.columns[0].cells, vec![Cell::Num(1.5), Cell::Missing, Cell::Num(-2.0)]);
+        assert_eq!(
+            t.columns[0].cells,
+            vec![Cell::Num(1.5), Cell::Missing, Cell::Num(-2.0)]
+        );
         assert_eq!(t.columns[1].cells[2], Cell::Text("c".into()));
     }
 
@@ -344,10 +360,12 @@ mod tests {
         use parquet::schema::parser::parse_message_type;
         use std::sync::Arc;
         let schema = Arc::new(
-            parse_message_type("message t { optional double x; required binary s (UTF8); }").unwrap(),
+            parse_message_type("message t { optional double x; required binary s (UTF8); }")
+                .unwrap(),
         );
         let props = Arc::new(WriterProperties::builder().build());
-        let mut writer = SerializedFileWriter::new(File::create(path).unwrap(), schema, props).unwrap();
+        let mut writer =
+            SerializedFileWriter::new(File::create(path).unwrap(), schema, props).unwrap();
         let mut rg = writer.next_row_group().unwrap();
         let mut col = rg.next_column().unwrap().unwrap();
         col.typed::<DoubleType>()
@@ -355,8 +373,13 @@ mod tests {
             .unwrap();
         col.close().unwrap();
         let mut col = rg.next_column().unwrap().unwrap();
-        let vals: Vec<ByteArray> = ["a", "b", "c"].iter().map(|s| ByteArray::from(*s)).collect();
-        col.typed::<ByteArrayType>().write_batch(&vals, None, None).unwrap();
+        let vals: Vec<ByteArray> = ["a", "b", "c"]
+            .iter()
+            .map(|s| ByteArray::from(*s))
+            .collect();
+        col.typed::<ByteArrayType>()
+            .write_batch(&vals, None, None)
+            .unwrap();
         col.close().unwrap();
         rg.close().unwrap();
         writer.close().unwrap();

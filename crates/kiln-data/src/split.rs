@@ -28,7 +28,10 @@ pub fn split_indices(
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut groups: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
     for (i, &row) in rows.iter().enumerate() {
-        groups.entry(classes.map_or(0, |c| c[i])).or_default().push(row);
+        groups
+            .entry(classes.map_or(0, |c| c[i]))
+            .or_default()
+            .push(row);
     }
     let mut split = Split {
         train: Vec::new(),
@@ -50,7 +53,9 @@ pub fn split_indices(
         let n_test = n_test.min(group.len().saturating_sub(1));
         let n_valid = n_valid.min(group.len().saturating_sub(1 + n_test));
         split.test.extend_from_slice(&group[..n_test]);
-        split.valid.extend_from_slice(&group[n_test..n_test + n_valid]);
+        split
+            .valid
+            .extend_from_slice(&group[n_test..n_test + n_valid]);
         split.train.extend_from_slice(&group[n_test + n_valid..]);
     }
     split.train.shuffle(&mut rng);
@@ -87,7 +92,13 @@ mod tests {
     #[test]
     fn same_seed_same_split_other_seed_other_split() {
         let rows: Vec<usize> = (0..50).collect();
-        assert_eq!(split_indices(&rows, None, 0.2, 0.2, 3), split_indices(&rows, None, 0.2, 0.2, 3));
-        assert_ne!(split_indices(&rows, None, 0.2, 0.2, 3), split_indices(&rows, None, 0.2, 0.2, 4));
+        assert_eq!(
+            split_indices(&rows, None, 0.2, 0.2, 3),
+            split_indices(&rows, None, 0.2, 0.2, 3)
+        );
+        assert_ne!(
+            split_indices(&rows, None, 0.2, 0.2, 3),
+            split_indices(&rows, None, 0.2, 0.2, 4)
+        );
     }
 }

@@ -81,10 +81,22 @@ impl Table {
             .collect();
         close.truncate(3);
         if close.is_empty() {
-            let names: Vec<&str> = self.columns.iter().map(|c| c.name.as_str()).take(12).collect();
+            let names: Vec<&str> = self
+                .columns
+                .iter()
+                .map(|c| c.name.as_str())
+                .take(12)
+                .collect();
             format!("; its columns are: {}", names.join(", "))
         } else {
-            format!("; did you mean {}?", close.iter().map(|c| format!("'{c}'")).collect::<Vec<_>>().join(" or "))
+            format!(
+                "; did you mean {}?",
+                close
+                    .iter()
+                    .map(|c| format!("'{c}'"))
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            )
         }
     }
 }
@@ -121,8 +133,14 @@ mod tests {
         let t = Table {
             source: "t.csv".into(),
             columns: vec![
-                Column { name: "species".into(), cells: vec![] },
-                Column { name: "petal_width".into(), cells: vec![] },
+                Column {
+                    name: "species".into(),
+                    cells: vec![],
+                },
+                Column {
+                    name: "petal_width".into(),
+                    cells: vec![],
+                },
             ],
             lines: vec![],
         };

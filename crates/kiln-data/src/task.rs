@@ -65,17 +65,23 @@ pub struct Target {
 
 /// Infers the task from the target column, or checks the user's choice against it.
 pub fn infer_task(table: &Table, column: &str, choice: TaskChoice) -> Result<Target, DataError> {
-    let col = table.column(column).ok_or_else(|| DataError::MissingColumn {
-        file: table.source.clone(),
-        column: column.to_string(),
-        hint: table.suggest(column),
-    })?;
+    let col = table
+        .column(column)
+        .ok_or_else(|| DataError::MissingColumn {
+            file: table.source.clone(),
+            column: column.to_string(),
+            hint: table.suggest(column),
+        })?;
     let bad = |problem: String| DataError::BadTarget {
         file: table.source.clone(),
         column: column.to_string(),
         problem,
     };
-    let present: Vec<&Cell> = col.cells.iter().filter(|c| !matches!(c, Cell::Missing)).collect();
+    let present: Vec<&Cell> = col
+        .cells
+        .iter()
+        .filter(|c| !matches!(c, Cell::Missing))
+        .collect();
     if present.is_empty() {
         return Err(bad("has no values: every cell is empty".into()));
     }
@@ -97,7 +103,11 @@ pub fn infer_task(table: &Table, column: &str, choice: TaskChoice) -> Result<Tar
     let classes_of = |counts: &BTreeMap<String, usize>| -> Vec<String> {
         let mut classes: Vec<String> = counts.keys().cloned().collect();
         if numeric {
-            classes.sort_by(|a, b| a.parse::<f64>().unwrap().total_cmp(&b.parse::<f64>().unwrap()));
+            classes.sort_by(|a, b| {
+                a.parse::<f64>()
+                    .unwrap()
+                    .total_cmp(&b.parse::<f64>().unwrap())
+            });
         }
         classes
     };
@@ -105,7 +115,11 @@ pub fn infer_task(table: &Table, column: &str, choice: TaskChoice) -> Result<Tar
     let (task, reason) = match choice {
         TaskChoice::Regression => {
             if !numeric {
-                let text = present.iter().find(|c| matches!(c, Cell::Text(_))).unwrap().as_text();
+                let text = present
+                    .iter()
+                    .find(|c| matches!(c, Cell::Text(_)))
+                    .unwrap()
+                    .as_text();
                 return Err(bad(format!(
                     "holds text ('{text}'), which regression cannot predict; drop --task regression or clean the column"
                 )));
@@ -113,16 +127,26 @@ pub fn infer_task(table: &Table, column: &str, choice: TaskChoice) -> Result<Tar
             (Task::Regression, "chosen with --task".to_string())
         }
         TaskChoice::Binary if k != 2 => {
-            return Err(bad(format!("has {k} distinct values, but binary classification needs exactly 2")));
+            return Err(bad(format!(
+                "has {k} distinct values, but binary classification needs exactly 2"
+            )));
         }
         TaskChoice::Binary => (Task::Binary, "chosen with --task".into()),
         TaskChoice::Multiclass => (
-            if k == 2 { Task::Binary } else { Task::Multiclass },
+            if k == 2 {
+                Task::Binary
+            } else {
+                Task::Multiclass
+            },
             "chosen with --task".into(),
         ),
         TaskChoice::Auto => auto_task(numeric, &numbers, &counts, present.len()).map_err(bad)?,
     };
-    let classes = if task.is_classification() { classes_of(&counts) } else { Vec::new() };
+    let classes = if task.is_classification() {
+        classes_of(&counts)
+    } else {
+        Vec::new()
+    };
     if task.is_classification() && k > 1000 {
         return Err(bad(format!(
             "has {k} distinct values, too many classes; use --task regression if it is a quantity"
@@ -152,11 +176,17 @@ fn auto_task(
                 "has {k} distinct text values in {n} rows: it looks like an identifier or free text, not a label"
             ));
         }
-        return Ok((Task::Multiclass, format!("the target holds {k} text labels")));
+        return Ok((
+            Task::Multiclass,
+            format!("the target holds {k} text labels"),
+        ));
     }
     let integers = numbers.iter().all(|v| v.fract() == 0.0);
     if !integers || k > 30 {
-        return Ok((Task::Regression, format!("the target is numeric with {k} distinct values")));
+        return Ok((
+            Task::Regression,
+            format!("the target is numeric with {k} distinct values"),
+        ));
     }
     // A short integer scale: labels, unless it reads as an ordinal quantity, which is a
     // contiguous range whose rarest level is far rarer than an even share (ratings, counts).
@@ -185,11 +215,13 @@ impl Target {
     /// The encoded target of each row: a class index, or the raw number for regression.
     /// Rows whose target is missing give `None`.
     pub fn encode(&self, table: &Table) -> Result<Vec<Option<f32>>, DataError> {
-        let col = table.column(&self.column).ok_or_else(|| DataError::MissingColumn {
-            file: table.source.clone(),
-            column: self.column.clone(),
-            hint: " (the model's target, needed to evaluate it)".into(),
-        })?;
+        let col = table
+            .column(&self.column)
+            .ok_or_else(|| DataError::MissingColumn {
+                file: table.source.clone(),
+                column: self.column.clone(),
+                hint: " (the model's target, needed to evaluate it)".into(),
+            })?;
         col.cells
             .iter()
             .enumerate()
@@ -247,7 +279,10 @@ mod tests {
 
     #[test]
     fn real_numbers_are_regression() {
-        assert_eq!(auto(&["1.5", "2.25", "3.0"]).unwrap().task, Task::Regression);
+        assert_eq!(
+            auto(&["1.5", "2.25", "3.0"]).unwrap().task,
+            Task::Regression
+        );
     }
 
     #[test]
@@ -276,13 +311,21 @@ mod tests {
         assert!(infer_task(&t, "y", TaskChoice::Binary).is_err());
         assert!(infer_task(&t, "y", TaskChoice::Regression).is_err());
         let t = table(&["1", "2", "3"]);
-        assert_eq!(infer_task(&t, "y", TaskChoice::Multiclass).unwrap().task, Task::Multiclass);
+        assert_eq!(
+            infer_task(&t, "y", TaskChoice::Multiclass).unwrap().task,
+            Task::Multiclass
+        );
     }
 
     #[test]
     fn missing_target_column_suggests_names() {
-        let err = infer_task(&table(&["1"]), "Y", TaskChoice::Auto).unwrap_err().to_string();
-        assert!(err.contains("no column 'Y'") && err.contains("'y'"), "{err}");
+        let err = infer_task(&table(&["1"]), "Y", TaskChoice::Auto)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("no column 'Y'") && err.contains("'y'"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -4,7 +4,9 @@
 //! their predictions averaged.
 
 use burn::module::Param;
-use burn::nn::{Dropout, DropoutConfig, Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig};
+use burn::nn::{
+    Dropout, DropoutConfig, Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig,
+};
 use burn::prelude::*;
 use burn::tensor::Distribution;
 use burn::tensor::activation;
@@ -74,7 +76,10 @@ impl NetworkConfig {
             return Err("model.depth, model.width and model.ensemble must be at least 1".into());
         }
         if !(0.0..1.0).contains(&self.dropout) {
-            return Err(format!("model.dropout must be in [0, 1), not {}", self.dropout));
+            return Err(format!(
+                "model.dropout must be in [0, 1), not {}",
+                self.dropout
+            ));
         }
         if self.inputs == 0 || self.outputs == 0 {
             return Err("the network needs at least one input and one output".into());
@@ -87,12 +92,16 @@ impl NetworkConfig {
         let linear = |i, o| LinearConfig::new(i, o).init(device);
         let mut hidden = vec![Block {
             linear: linear(self.inputs, self.width),
-            norm: self.layer_norm.then(|| LayerNormConfig::new(self.width).init(device)),
+            norm: self
+                .layer_norm
+                .then(|| LayerNormConfig::new(self.width).init(device)),
         }];
         for _ in 1..self.depth {
             hidden.push(Block {
                 linear: linear(self.width, self.width),
-                norm: self.layer_norm.then(|| LayerNormConfig::new(self.width).init(device)),
+                norm: self
+                    .layer_norm
+                    .then(|| LayerNormConfig::new(self.width).init(device)),
             });
         }
         let k = self.ensemble;
@@ -212,7 +221,10 @@ mod tests {
         let y = net.forward(x).into_data().try_into_vec::<f32>().unwrap();
         assert_ne!(y[0..3], y[3..6], "members give different outputs");
         let plain = config(1).init(&device).num_params();
-        assert!(net.num_params() < plain * 2, "members share the hidden weights");
+        assert!(
+            net.num_params() < plain * 2,
+            "members share the hidden weights"
+        );
     }
 
     #[test]

@@ -27,7 +27,9 @@ pub fn diagnose(curve: &[EpochRecord], best_epoch: usize, metric: &str) -> Vec<S
     let Some(best) = curve.iter().find(|r| r.epoch == best_epoch) else {
         return notes;
     };
-    let last = curve.last().expect("a curve with a best epoch is not empty");
+    let last = curve
+        .last()
+        .expect("a curve with a best epoch is not empty");
     let rise = (last.valid_loss - best.valid_loss) / best.valid_loss.abs().max(1e-12);
     if last.epoch > best.epoch && rise > 0.1 && last.train_loss < best.train_loss {
         notes.push(format!(
@@ -72,14 +74,25 @@ mod tests {
 
     #[test]
     fn rising_validation_loss_is_called_overfitting() {
-        let curve = vec![record(1, 0.5, 0.5), record(2, 0.3, 0.35), record(3, 0.1, 0.6)];
+        let curve = vec![
+            record(1, 0.5, 0.5),
+            record(2, 0.3, 0.35),
+            record(3, 0.1, 0.6),
+        ];
         let notes = diagnose(&curve, 2, "accuracy");
-        assert!(notes.iter().any(|n| n.starts_with("overfitting")), "{notes:?}");
+        assert!(
+            notes.iter().any(|n| n.starts_with("overfitting")),
+            "{notes:?}"
+        );
     }
 
     #[test]
     fn a_healthy_curve_gives_no_overfitting_warning() {
-        let curve = vec![record(1, 0.5, 0.5), record(2, 0.3, 0.31), record(3, 0.29, 0.32)];
+        let curve = vec![
+            record(1, 0.5, 0.5),
+            record(2, 0.3, 0.31),
+            record(3, 0.29, 0.32),
+        ];
         assert!(diagnose(&curve, 2, "accuracy").is_empty());
     }
 
@@ -87,6 +100,9 @@ mod tests {
     fn still_improving_at_the_end_is_reported() {
         let curve = vec![record(1, 0.5, 0.5), record(2, 0.3, 0.31)];
         let notes = diagnose(&curve, 2, "accuracy");
-        assert!(notes.iter().any(|n| n.contains("still improving")), "{notes:?}");
+        assert!(
+            notes.iter().any(|n| n.contains("still improving")),
+            "{notes:?}"
+        );
     }
 }

@@ -46,7 +46,7 @@ impl Objective {
 
 /// Optimisation settings; zero means "choose from the data size".
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct TrainOptions {
     /// Most epochs (0: chosen from the data size).
     pub epochs: usize,
@@ -184,7 +184,8 @@ pub fn fit(
                 options.learning_rate * (progress + 1.0) / warmup_steps
             } else {
                 let t = (progress - warmup_steps) / (total_steps - warmup_steps).max(1.0);
-                options.learning_rate * (0.02 + 0.98 * 0.5 * (1.0 + (std::f64::consts::PI * t).cos()))
+                options.learning_rate
+                    * (0.02 + 0.98 * 0.5 * (1.0 + (std::f64::consts::PI * t).cos()))
             }
         };
         let (next, _) = run_epoch(
@@ -203,7 +204,8 @@ pub fn fit(
         );
         model = next;
         let eval = model.valid();
-        let (train_loss, train_metric) = evaluate(&eval, sample_matrix, &sample_y, objective, &device);
+        let (train_loss, train_metric) =
+            evaluate(&eval, sample_matrix, &sample_y, objective, &device);
         let (valid_loss, valid_metric) = evaluate(&eval, valid.0, valid.1, objective, &device);
         let record = EpochRecord {
             epoch,
@@ -298,15 +300,25 @@ fn training_loss(out: Tensor<3>, y: &[f32], objective: &Objective, device: &Devi
             log_softmax(out, 2).gather(2, idx).mean().neg()
         }
         Objective::Regression { mean, std } => {
-            let z: Vec<f32> = y.iter().map(|&v| ((f64::from(v) - mean) / std) as f32).collect();
-            let target = Tensor::<1>::from_data(TensorData::new(z, [rows]), device).reshape([rows, 1]);
+            let z: Vec<f32> = y
+                .iter()
+                .map(|&v| ((f64::from(v) - mean) / std) as f32)
+                .collect();
+            let target =
+                Tensor::<1>::from_data(TensorData::new(z, [rows]), device).reshape([rows, 1]);
             (out.reshape([rows, k]) - target).powi_scalar(2).mean()
         }
     }
 }
 
 /// Loss and headline metric of the ensemble's averaged prediction.
-fn evaluate(model: &TabularNet, x: Matrix, y: &[f32], objective: &Objective, device: &Device) -> (f64, f64) {
+fn evaluate(
+    model: &TabularNet,
+    x: Matrix,
+    y: &[f32],
+    objective: &Objective,
+    device: &Device,
+) -> (f64, f64) {
     if x.rows == 0 {
         return (f64::NAN, f64::NAN);
     }
@@ -315,7 +327,10 @@ fn evaluate(model: &TabularNet, x: Matrix, y: &[f32], objective: &Objective, dev
         Objective::Classification { classes } => {
             let labels: Vec<usize> = y.iter().map(|&v| v as usize).collect();
             let m = Metrics::classification(&out, *classes, &labels);
-            (m.log_loss.unwrap_or(f64::NAN), m.accuracy.unwrap_or(f64::NAN))
+            (
+                m.log_loss.unwrap_or(f64::NAN),
+                m.accuracy.unwrap_or(f64::NAN),
+            )
         }
         Objective::Regression { std, .. } => {
             let m = Metrics::regression(&out, y);
@@ -385,7 +400,11 @@ mod tests {
     fn learns_separable_classes_and_records_the_curve() {
         let out = train(7);
         let last = out.curve.last().unwrap();
-        assert!(last.valid_metric > 0.95, "valid accuracy {}", last.valid_metric);
+        assert!(
+            last.valid_metric > 0.95,
+            "valid accuracy {}",
+            last.valid_metric
+        );
         assert!(out.curve[0].train_loss > last.train_loss, "loss falls");
         assert!(out.curve.iter().any(|r| r.epoch == out.best_epoch));
     }
@@ -407,18 +426,28 @@ mod tests {
     fn regression_fits_a_line() {
         let x: Vec<f32> = (0..100).map(|i| i as f32 / 50.0 - 1.0).collect();
         let y: Vec<f32> = x.iter().map(|v| 10.0 + 4.0 * v).collect();
-        let objective = Objective::Regression { mean: 10.0, std: 2.3 };
+        let objective = Objective::Regression {
+            mean: 10.0,
+            std: 2.3,
+        };
         let out = fit(
             &config(1, 1),
             (Matrix::new(&x, 100, 1), &y),
             (Matrix::new(&x, 100, 1), &y),
             &objective,
-            &TrainOptions { epochs: 40, ..TrainOptions::default() },
+            &TrainOptions {
+                epochs: 40,
+                ..TrainOptions::default()
+            },
             1,
             &AtomicBool::new(false),
             &mut |_, _| {},
         );
-        let rmse = out.curve.iter().map(|r| r.valid_metric).fold(f64::INFINITY, f64::min);
+        let rmse = out
+            .curve
+            .iter()
+            .map(|r| r.valid_metric)
+            .fold(f64::INFINITY, f64::min);
         assert!(rmse < 0.5, "rmse {rmse}");
     }
 

@@ -35,7 +35,9 @@ impl Metrics {
     /// Classification metrics from row-major probabilities `[rows, classes]` and labels.
     pub fn classification(probs: &[f32], classes: usize, labels: &[usize]) -> Self {
         let rows = labels.len();
-        let predicted: Vec<usize> = (0..rows).map(|r| argmax(&probs[r * classes..(r + 1) * classes])).collect();
+        let predicted: Vec<usize> = (0..rows)
+            .map(|r| argmax(&probs[r * classes..(r + 1) * classes]))
+            .collect();
         let correct = predicted.iter().zip(labels).filter(|(p, l)| p == l).count();
         let log_loss = labels
             .iter()
@@ -50,7 +52,11 @@ impl Metrics {
                 let tp = cm[c][c] as f64;
                 let actual: usize = cm[c].iter().sum();
                 let pred: usize = (0..classes).map(|a| cm[a][c]).sum();
-                if tp == 0.0 { 0.0 } else { 2.0 * tp / (actual + pred) as f64 }
+                if tp == 0.0 {
+                    0.0
+                } else {
+                    2.0 * tp / (actual + pred) as f64
+                }
             })
             .collect();
         let roc_auc = (classes == 2).then(|| {
@@ -110,7 +116,9 @@ pub fn argmax(values: &[f32]) -> usize {
     values
         .iter()
         .enumerate()
-        .fold((0, f32::NEG_INFINITY), |best, (i, &v)| if v > best.1 { (i, v) } else { best })
+        .fold((0, f32::NEG_INFINITY), |best, (i, &v)| {
+            if v > best.1 { (i, v) } else { best }
+        })
         .0
 }
 

@@ -20,7 +20,11 @@ impl<'a> Matrix<'a> {
     /// A matrix over `values`, which must hold `rows * width` numbers.
     pub fn new(values: &'a [f32], rows: usize, width: usize) -> Self {
         assert_eq!(values.len(), rows * width, "matrix size");
-        Self { values, rows, width }
+        Self {
+            values,
+            rows,
+            width,
+        }
     }
 
     /// Rows `start..end` as a tensor on `device`.
@@ -40,7 +44,10 @@ pub fn predict(model: &TabularNet, x: Matrix, objective: &Objective, device: &De
     let mut start = 0;
     while start < x.rows {
         let end = (start + PREDICT_BATCH).min(x.rows);
-        out.extend(combine_members(model.forward(x.tensor(start, end, device)), objective));
+        out.extend(combine_members(
+            model.forward(x.tensor(start, end, device)),
+            objective,
+        ));
         start = end;
     }
     out
@@ -52,12 +59,17 @@ pub fn combine_members(outputs: Tensor<3>, objective: &Objective) -> Vec<f32> {
     match objective {
         Objective::Classification { .. } => {
             let probs = softmax(outputs, 2).mean_dim(1).reshape([rows, width]);
-            probs.into_data().try_into_vec::<f32>().expect("f32 outputs")
+            probs
+                .into_data()
+                .try_into_vec::<f32>()
+                .expect("f32 outputs")
         }
         Objective::Regression { mean, std } => {
             let v = outputs.mean_dim(1).reshape([rows]);
             let v = v.into_data().try_into_vec::<f32>().expect("f32 outputs");
-            v.into_iter().map(|z| (f64::from(z) * std + mean) as f32).collect()
+            v.into_iter()
+                .map(|z| (f64::from(z) * std + mean) as f32)
+                .collect()
         }
     }
 }

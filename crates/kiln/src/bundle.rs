@@ -92,7 +92,9 @@ impl Bundle {
     pub fn to_bytes(&self) -> Result<Vec<u8>, String> {
         let manifest = serde_json::to_vec(&self.manifest).map_err(|e| e.to_string())?;
         let mut store = SafetensorsStore::from_bytes(None).metadata("format", "kiln");
-        self.model.save_into(&mut store).map_err(|e| e.to_string())?;
+        self.model
+            .save_into(&mut store)
+            .map_err(|e| e.to_string())?;
         let weights = store.get_bytes().map_err(|e| e.to_string())?;
         let mut out = Vec::with_capacity(manifest.len() + weights.len() + 64);
         out.extend_from_slice(MAGIC);
@@ -125,7 +127,10 @@ impl Bundle {
             path: shown.clone(),
             problem: format!("cannot read it: {e}"),
         })?;
-        Self::from_bytes(&bytes).map_err(|problem| KilnError::Bundle { path: shown, problem })
+        Self::from_bytes(&bytes).map_err(|problem| KilnError::Bundle {
+            path: shown,
+            problem,
+        })
     }
 
     /// Parses and checks bundle bytes.
@@ -133,8 +138,12 @@ impl Bundle {
         if bytes.len() < 8 || &bytes[..8] != MAGIC {
             return Err("not a Kiln model bundle (it does not start with the Kiln signature); pass a file written by `kiln train`".into());
         }
-        let truncated = || "the file is truncated or corrupt; train the model again or restore it from a copy".to_string();
-        let version = u32::from_le_bytes(bytes.get(8..12).ok_or_else(truncated)?.try_into().unwrap());
+        let truncated = || {
+            "the file is truncated or corrupt; train the model again or restore it from a copy"
+                .to_string()
+        };
+        let version =
+            u32::from_le_bytes(bytes.get(8..12).ok_or_else(truncated)?.try_into().unwrap());
         if version != FORMAT_VERSION {
             return Err(format!(
                 "bundle format {version} is not supported by Kiln {} (it reads format {FORMAT_VERSION}); use the Kiln version that wrote it",
@@ -150,16 +159,26 @@ impl Bundle {
         }
         let mut at = 12;
         let mut section = |bytes: &[u8]| -> Result<std::ops::Range<usize>, String> {
-            let len = u64::from_le_bytes(bytes.get(at..at + 8).ok_or_else(truncated)?.try_into().unwrap()) as usize;
+            let len = u64::from_le_bytes(
+                bytes
+                    .get(at..at + 8)
+                    .ok_or_else(truncated)?
+                    .try_into()
+                    .unwrap(),
+            ) as usize;
             let start = at + 8;
-            let end = start.checked_add(len).filter(|&e| e <= body.len()).ok_or_else(truncated)?;
+            let end = start
+                .checked_add(len)
+                .filter(|&e| e <= body.len())
+                .ok_or_else(truncated)?;
             at = end;
             Ok(start..end)
         };
         let manifest_range = section(body)?;
         let weights_range = section(body)?;
-        let manifest: Manifest = serde_json::from_slice(&body[manifest_range])
-            .map_err(|e| format!("its manifest cannot be read ({e}); was it written by another Kiln version?"))?;
+        let manifest: Manifest = serde_json::from_slice(&body[manifest_range]).map_err(|e| {
+            format!("its manifest cannot be read ({e}); was it written by another Kiln version?")
+        })?;
         manifest.network.validate()?;
         let device = Device::flex();
         let mut model = manifest.network.init(&device);

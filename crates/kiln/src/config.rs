@@ -86,7 +86,7 @@ impl Default for ModelOptions {
         Self {
             depth: 3,
             width: 256,
-            dropout: 0.1,
+            dropout: 0.3,
             activation: Activation::Relu,
             layer_norm: false,
             ensemble: 8,
@@ -120,7 +120,8 @@ impl Config {
 
     /// Parses TOML text and checks the values.
     pub fn from_toml(text: &str) -> Result<Self, String> {
-        let config: Config = toml::from_str(text).map_err(|e| e.to_string().trim_end().to_string())?;
+        let config: Config =
+            toml::from_str(text).map_err(|e| e.to_string().trim_end().to_string())?;
         config.validate()?;
         Ok(config)
     }
@@ -137,20 +138,32 @@ impl Config {
             return Err("data.valid_fraction and data.test_fraction must be in [0, 0.9)".into());
         }
         if d.valid_fraction + d.test_fraction >= 0.9 {
-            return Err("data.valid_fraction + data.test_fraction must leave at least 10% for training".into());
+            return Err(
+                "data.valid_fraction + data.test_fraction must leave at least 10% for training"
+                    .into(),
+            );
         }
         if self.model.width == 0 || self.model.depth == 0 || self.model.ensemble == 0 {
             return Err("model.depth, model.width and model.ensemble must be at least 1".into());
         }
         if !(0.0..1.0).contains(&self.model.dropout) {
-            return Err(format!("model.dropout must be in [0, 1), not {}", self.model.dropout));
+            return Err(format!(
+                "model.dropout must be in [0, 1), not {}",
+                self.model.dropout
+            ));
         }
         let t = &self.train;
         if !(t.learning_rate > 0.0 && t.learning_rate.is_finite()) {
-            return Err(format!("train.learning_rate must be positive, not {}", t.learning_rate));
+            return Err(format!(
+                "train.learning_rate must be positive, not {}",
+                t.learning_rate
+            ));
         }
         if !(t.weight_decay >= 0.0 && t.weight_decay.is_finite()) {
-            return Err(format!("train.weight_decay must be zero or positive, not {}", t.weight_decay));
+            return Err(format!(
+                "train.weight_decay must be zero or positive, not {}",
+                t.weight_decay
+            ));
         }
         if !(0.0..1.0).contains(&t.warmup) {
             return Err(format!("train.warmup must be in [0, 1), not {}", t.warmup));
@@ -174,7 +187,16 @@ mod tests {
 
     #[test]
     fn a_partial_file_keeps_other_defaults() {
-        let c = Config::from_toml("seed = 7\n[model]\nwidth = 64\n").unwrap();
+        let c = Config::from_toml(
+            "seed = 7\n[model]\nwidth = 64\n[train]\npatience = 5\n[preprocess]\nnumeric = { kind = \"standard\" }\n",
+        )
+        .unwrap();
+        assert_eq!(c.train.patience, 5);
+        assert_eq!(c.train.learning_rate, TrainOptions::default().learning_rate);
+        assert_eq!(
+            c.preprocess.max_levels,
+            PreprocessOptions::default().max_levels
+        );
         assert_eq!(c.seed, 7);
         assert_eq!(c.model.width, 64);
         assert_eq!(c.model.depth, ModelOptions::default().depth);
@@ -185,7 +207,10 @@ mod tests {
         let err = Config::from_toml("[model]\nwidht = 64\n").unwrap_err();
         assert!(err.contains("widht"), "{err}");
         let err = Config::from_toml("[train]\nlearning_rate = \"fast\"\n").unwrap_err();
-        assert!(err.contains("learning_rate") || err.contains("line 2"), "{err}");
+        assert!(
+            err.contains("learning_rate") || err.contains("line 2"),
+            "{err}"
+        );
         let err = Config::from_toml("[model]\ndropout = 1.5\n").unwrap_err();
         assert!(err.contains("model.dropout"), "{err}");
     }

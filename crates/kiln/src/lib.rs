@@ -23,8 +23,8 @@ pub use pipeline::{Evaluation, Predictions, TrainHooks, TrainRun, evaluate, pred
 
 pub use kiln_data as data;
 pub use kiln_model as model;
-pub use kiln_train as training;
 pub use kiln_report as report_types;
+pub use kiln_train as training;
 
 /// This build's version, recorded in every bundle.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

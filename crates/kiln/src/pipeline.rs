@@ -7,7 +7,9 @@ use burn::prelude::Device;
 use kiln_data::{
     Encoded, Preprocessor, Table, Task, infer_columns, infer_task, read_table, split_indices,
 };
-use kiln_train::{Batches, EpochRecord, Matrix, Metrics, Objective, confusion_matrix, diagnose, fit};
+use kiln_train::{
+    Batches, EpochRecord, Matrix, Metrics, Objective, confusion_matrix, diagnose, fit,
+};
 use serde::Serialize;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
@@ -36,23 +38,38 @@ pub fn train(data: &Path, config: &Config, hooks: &mut TrainHooks) -> Result<Tra
     let target_name = config.data.target.clone().ok_or_else(|| {
         KilnError::Config(format!(
             "no target column given; pass --target COLUMN (columns: {})",
-            table.columns.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")
+            table
+                .columns
+                .iter()
+                .map(|c| c.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         ))
     })?;
     let target = infer_task(&table, &target_name, config.data.task)?;
     let encoded_target = target.encode(&table)?;
-    let labelled: Vec<usize> = (0..table.n_rows()).filter(|&r| encoded_target[r].is_some()).collect();
-    let y_all: Vec<f32> = encoded_target.iter().map(|v| v.unwrap_or(f32::NAN)).collect();
+    let labelled: Vec<usize> = (0..table.n_rows())
+        .filter(|&r| encoded_target[r].is_some())
+        .collect();
+    let y_all: Vec<f32> = encoded_target
+        .iter()
+        .map(|v| v.unwrap_or(f32::NAN))
+        .collect();
     let mut notes = vec![format!("task: {} ({})", target.task, target.reason)];
     let rows_without_target = table.n_rows() - labelled.len();
     if rows_without_target > 0 {
-        notes.push(format!("{rows_without_target} rows have no target value and were left out"));
+        notes.push(format!(
+            "{rows_without_target} rows have no target value and were left out"
+        ));
     }
     if labelled.len() < 10 {
         return Err(kiln_data::DataError::BadTarget {
             file: table.source.clone(),
             column: target_name,
-            problem: format!("has only {} labelled rows; at least 10 are needed to train and test", labelled.len()),
+            problem: format!(
+                "has only {} labelled rows; at least 10 are needed to train and test",
+                labelled.len()
+            ),
         }
         .into());
     }
@@ -80,7 +97,13 @@ pub fn train(data: &Path, config: &Config, hooks: &mut TrainHooks) -> Result<Tra
         config.data.test_fraction,
         config.seed,
     );
-    let preprocessor = Preprocessor::fit(&table, &plans, &target_name, &split.train, &config.preprocess)?;
+    let preprocessor = Preprocessor::fit(
+        &table,
+        &plans,
+        &target_name,
+        &split.train,
+        &config.preprocess,
+    )?;
     for (column, reason) in &preprocessor.dropped {
         notes.push(format!("column '{column}' not used: {reason}"));
     }
@@ -123,7 +146,10 @@ pub fn train(data: &Path, config: &Config, hooks: &mut TrainHooks) -> Result<Tra
     let started = Instant::now();
     let outcome = fit(
         &network,
-        (Matrix::new(&train_x, split.train.len(), encoded.width), &train_y),
+        (
+            Matrix::new(&train_x, split.train.len(), encoded.width),
+            &train_y,
+        ),
         (Matrix::new(vx, vy.len(), encoded.width), vy),
         &objective,
         &config.train,
@@ -140,10 +166,19 @@ pub fn train(data: &Path, config: &Config, hooks: &mut TrainHooks) -> Result<Tra
         outcome.stop_reason,
         outcome.best_epoch
     ));
-    notes.extend(diagnose(&outcome.curve, outcome.best_epoch, objective.metric_name()));
+    notes.extend(diagnose(
+        &outcome.curve,
+        outcome.best_epoch,
+        objective.metric_name(),
+    ));
     let device = Device::flex();
     let score = |x: &[f32], y: &[f32]| {
-        let out = kiln_train::predict(&outcome.model, Matrix::new(x, y.len(), encoded.width), &objective, &device);
+        let out = kiln_train::predict(
+            &outcome.model,
+            Matrix::new(x, y.len(), encoded.width),
+            &objective,
+            &device,
+        );
         score(&out, y, &objective)
     };
     let (test_metrics, confusion) = score(&test_x, &test_y);
@@ -227,7 +262,9 @@ pub fn evaluate(bundle: &Bundle, table: &Table) -> Result<Evaluation, KilnError>
     let m = &bundle.manifest;
     let encoded_target = m.target.encode(table)?;
     let encoded = m.preprocessor.transform(table)?;
-    let rows: Vec<usize> = (0..table.n_rows()).filter(|&r| encoded_target[r].is_some()).collect();
+    let rows: Vec<usize> = (0..table.n_rows())
+        .filter(|&r| encoded_target[r].is_some())
+        .collect();
     if rows.is_empty() {
         return Err(kiln_data::DataError::BadTarget {
             file: table.source.clone(),
@@ -236,9 +273,17 @@ pub fn evaluate(bundle: &Bundle, table: &Table) -> Result<Evaluation, KilnError>
         }
         .into());
     }
-    let y_all: Vec<f32> = encoded_target.iter().map(|v| v.unwrap_or(f32::NAN)).collect();
+    let y_all: Vec<f32> = encoded_target
+        .iter()
+        .map(|v| v.unwrap_or(f32::NAN))
+        .collect();
     let (x, y) = rows_of(&encoded, &y_all, &rows);
-    let out = kiln_train::predict(&bundle.model, Matrix::new(&x, rows.len(), encoded.width), &m.objective, &Device::flex());
+    let out = kiln_train::predict(
+        &bundle.model,
+        Matrix::new(&x, rows.len(), encoded.width),
+        &m.objective,
+        &Device::flex(),
+    );
     let (metrics, confusion_matrix) = score(&out, &y, &m.objective);
     Ok(Evaluation {
         metrics,

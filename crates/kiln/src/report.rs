@@ -19,7 +19,10 @@ pub fn train_report(m: &Manifest) -> Report {
                 "split (train / validation / test)".into(),
                 format!("{} / {} / {}", d.train_rows, d.valid_rows, d.test_rows),
             ),
-            ("features used".into(), m.preprocessor.features.len().to_string()),
+            (
+                "features used".into(),
+                m.preprocessor.features.len().to_string(),
+            ),
             ("network inputs".into(), m.network.inputs.to_string()),
         ],
     }];
@@ -37,7 +40,12 @@ pub fn train_report(m: &Manifest) -> Report {
                     f.encoder.width().to_string(),
                 ]
             })
-            .chain(m.preprocessor.dropped.iter().map(|(c, r)| vec![c.clone(), format!("dropped: {r}"), "0".into()]))
+            .chain(
+                m.preprocessor
+                    .dropped
+                    .iter()
+                    .map(|(c, r)| vec![c.clone(), format!("dropped: {r}"), "0".into()]),
+            )
             .collect(),
     });
     sections.push(Section::Table {
@@ -72,14 +80,20 @@ pub fn train_report(m: &Manifest) -> Report {
         } else {
             "log loss".into()
         },
-        series: vec![series("train", |r| r.train_loss), series("validation", |r| r.valid_loss)],
+        series: vec![
+            series("train", |r| r.train_loss),
+            series("validation", |r| r.valid_loss),
+        ],
         marker: best.clone(),
     });
     sections.push(Section::LineChart {
         title: format!("Learning curve: {metric}"),
         x_label: "epoch".into(),
         y_label: metric.into(),
-        series: vec![series("train", |r| r.train_metric), series("validation", |r| r.valid_metric)],
+        series: vec![
+            series("train", |r| r.train_metric),
+            series("validation", |r| r.valid_metric),
+        ],
         marker: best,
     });
     if let Some(cm) = &m.confusion_matrix {
@@ -89,7 +103,10 @@ pub fn train_report(m: &Manifest) -> Report {
             col_axis: "predicted".into(),
             row_labels: m.target.classes.clone(),
             col_labels: m.target.classes.clone(),
-            values: cm.iter().map(|r| r.iter().map(|&v| v as f64).collect()).collect(),
+            values: cm
+                .iter()
+                .map(|r| r.iter().map(|&v| v as f64).collect())
+                .collect(),
         });
     }
     sections.push(Section::Notes {
@@ -110,13 +127,20 @@ pub fn train_report(m: &Manifest) -> Report {
                 "network".into(),
                 format!(
                     "{} hidden layers of {}, {:?}, dropout {}, {} ensemble members",
-                    m.network.depth, m.network.width, m.network.activation, m.network.dropout, m.network.ensemble
+                    m.network.depth,
+                    m.network.width,
+                    m.network.activation,
+                    m.network.dropout,
+                    m.network.ensemble
                 ),
             ),
-            ("optimiser".into(), format!(
-                "AdamW, learning rate {}, weight decay {}, batch {}",
-                m.config.train.learning_rate, m.config.train.weight_decay, m.batches.batch_size
-            )),
+            (
+                "optimiser".into(),
+                format!(
+                    "AdamW, learning rate {}, weight decay {}, batch {}",
+                    m.config.train.learning_rate, m.config.train.weight_decay, m.batches.batch_size
+                ),
+            ),
             ("stopped".into(), m.stop_reason.clone()),
             ("training time".into(), format!("{:.1} s", m.train_seconds)),
             ("seed".into(), m.seed.to_string()),
@@ -125,7 +149,10 @@ pub fn train_report(m: &Manifest) -> Report {
     });
     Report {
         title: format!("kiln train: {}", m.data.source),
-        subtitle: format!("target '{}' · {} · seed {}", m.target.column, m.target.task, m.seed),
+        subtitle: format!(
+            "target '{}' · {} · seed {}",
+            m.target.column, m.target.task, m.seed
+        ),
         sections,
     }
 }
