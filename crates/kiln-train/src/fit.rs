@@ -3,6 +3,7 @@
 //! the best epoch's weights.
 
 use crate::curve::EpochRecord;
+use crate::device::Compute;
 use crate::metrics::{Metrics, argmax};
 use crate::predict::{Matrix, predict};
 use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
@@ -62,6 +63,8 @@ pub struct TrainOptions {
     pub warmup: f64,
     /// Stop after this many seconds, keeping the best epoch so far (0: no limit).
     pub max_seconds: f64,
+    /// Where to train: cpu, cuda or wgpu.
+    pub device: Compute,
 }
 
 impl Default for TrainOptions {
@@ -74,6 +77,7 @@ impl Default for TrainOptions {
             patience: 0,
             warmup: 0.03,
             max_seconds: 0.0,
+            device: Compute::Cpu,
         }
     }
 }
@@ -135,9 +139,9 @@ pub struct FitOutcome {
 /// Rows of the training set scored each epoch for the learning curve.
 const TRAIN_CURVE_ROWS: usize = 4096;
 
-/// Trains a network of shape `config` on `train`, stopping early on `valid`.
-/// `targets` are class indices or values in the target's units. Setting `stop` ends training
-/// after the current epoch, keeping the best weights so far.
+/// Trains a network of shape `config` on `train` on `device`, stopping early on `valid`.
+/// Targets are class indices or values in the target's units. Setting `stop` ends training
+/// after the current epoch, keeping the best weights so far. The model comes back on the CPU.
 #[allow(clippy::too_many_arguments)]
 pub fn fit(
     config: &NetworkConfig,
@@ -146,11 +150,12 @@ pub fn fit(
     objective: &Objective,
     options: &TrainOptions,
     seed: u64,
+    device: &Device,
     stop: &AtomicBool,
     on_epoch: &mut dyn FnMut(&EpochRecord, &Batches),
 ) -> FitOutcome {
     let (x, y) = train;
-    let device = Device::flex();
+    let device = device.clone();
     let ad_device = device.clone().autodiff();
     ad_device.seed(seed);
     device.seed(seed);
@@ -241,7 +246,7 @@ pub fn fit(
     }
     let (_, best_epoch, best_model) = best.expect("at least one epoch ran");
     FitOutcome {
-        model: best_model.valid(),
+        model: best_model.valid().to_device(&Device::flex()),
         curve,
         best_epoch,
         stop_reason,
@@ -391,6 +396,7 @@ mod tests {
             &Objective::Classification { classes: 2 },
             &options,
             seed,
+            &Device::flex(),
             &AtomicBool::new(false),
             &mut |_, _| {},
         )
@@ -440,6 +446,7 @@ mod tests {
                 ..TrainOptions::default()
             },
             1,
+            &Device::flex(),
             &AtomicBool::new(false),
             &mut |_, _| {},
         );
@@ -461,6 +468,7 @@ mod tests {
             &Objective::Classification { classes: 2 },
             &TrainOptions::default(),
             1,
+            &Device::flex(),
             &AtomicBool::new(true),
             &mut |_, _| {},
         );

@@ -3,11 +3,13 @@
 //! the metrics that score a model.
 
 pub mod curve;
+pub mod device;
 pub mod fit;
 pub mod metrics;
 pub mod predict;
 
 pub use curve::{EpochRecord, diagnose};
+pub use device::Compute;
 pub use fit::{Batches, FitOutcome, Objective, TrainOptions, fit};
 pub use metrics::{Metrics, confusion_matrix};
 pub use predict::{Matrix, predict};

@@ -143,6 +143,7 @@ pub fn train(data: &Path, config: &Config, hooks: &mut TrainHooks) -> Result<Tra
         Some(f) => *f,
         None => &mut ignore,
     };
+    let train_device = config.train.device.device().map_err(KilnError::Config)?;
     let started = Instant::now();
     let outcome = fit(
         &network,
@@ -154,6 +155,7 @@ pub fn train(data: &Path, config: &Config, hooks: &mut TrainHooks) -> Result<Tra
         &objective,
         &config.train,
         config.seed,
+        &train_device,
         hooks.stop.unwrap_or(&never),
         on_epoch,
     );
