@@ -94,6 +94,7 @@ fn main() {
     // AdamW without weight decay is Adam.
     let mut optim = AdamWConfig::new().with_weight_decay(0.0).init();
     let mut rng = ChaCha8Rng::seed_from_u64(1);
+    let mut noise = ChaCha8Rng::seed_from_u64(2);
     let mut order: Vec<usize> = (0..ROWS).collect();
     let mut rates = Vec::new();
     let mut final_loss = 0.0;
@@ -107,6 +108,7 @@ fn main() {
             &order,
             BATCH,
             &mut |_| 1e-3,
+            &mut noise,
             &objective,
             &ad,
         );

@@ -165,6 +165,7 @@ pub fn fit(
         .init();
     let batches = Batches::resolve(options, x.rows);
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut noise = ChaCha8Rng::seed_from_u64(seed ^ 0x9e37_79b9_7f4a_7c15);
     let mut order: Vec<usize> = (0..x.rows).collect();
     let mut sample = order.clone();
     sample.shuffle(&mut rng);
@@ -204,6 +205,7 @@ pub fn fit(
                 step += 1;
                 lr
             },
+            &mut noise,
             objective,
             &ad_device,
         );
@@ -255,7 +257,8 @@ pub fn fit(
 }
 
 /// One pass over `order` in mini-batches of `batch_size`: forward, loss, backward, AdamW
-/// step. `lr_at(step_in_epoch)` gives each step's learning rate. Returns the updated model
+/// step. `lr_at(step_in_epoch)` gives each step's learning rate; `noise` draws the dropout
+/// masks. Returns the updated model
 /// and the mean training loss (dropout on), weighted by batch size.
 #[allow(clippy::too_many_arguments)]
 pub fn run_epoch(
@@ -265,6 +268,7 @@ pub fn run_epoch(
     order: &[usize],
     batch_size: usize,
     lr_at: &mut dyn FnMut(usize) -> f64,
+    noise: &mut ChaCha8Rng,
     objective: &Objective,
     device: &Device,
 ) -> (TabularNet, f64) {
@@ -274,7 +278,7 @@ pub fn run_epoch(
         let lr = lr_at(i);
         let (bx, by) = gather(x, y, chunk);
         let inputs = Matrix::new(&bx, chunk.len(), x.width).tensor(0, chunk.len(), device);
-        let loss = training_loss(model.forward(inputs), &by, objective, device);
+        let loss = training_loss(model.forward_train(inputs, noise), &by, objective, device);
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         total += f64::from(loss.into_scalar::<f32>()) * chunk.len() as f64;
         model = optim.step(lr, model, grads);

@@ -2,7 +2,6 @@
 
 use crate::fit::Objective;
 use burn::prelude::*;
-use burn::tensor::activation::softmax;
 use kiln_model::TabularNet;
 
 /// A dense row-major matrix of network inputs.
@@ -54,22 +53,53 @@ pub fn predict(model: &TabularNet, x: Matrix, objective: &Objective, device: &De
 }
 
 /// Averages the ensemble members: mean of probabilities, or mean of values unstandardised.
+/// Done on the host: the outputs are small, and it saves several backend dispatches per call,
+/// which dominate the latency of one-row predictions.
 pub fn combine_members(outputs: Tensor<3>, objective: &Objective) -> Vec<f32> {
-    let [rows, _, width] = outputs.dims();
+    let [rows, k, width] = outputs.dims();
+    let raw = outputs.into_data().try_into_vec::<f32>().expect("f32 outputs");
     match objective {
         Objective::Classification { .. } => {
-            let probs = softmax(outputs, 2).mean_dim(1).reshape([rows, width]);
+            let mut probs = vec![0f32; rows * width];
+            let mut member = vec![0f32; width];
+            for (r, row) in raw.chunks(k * width).enumerate() {
+                for logits in row.chunks(width) {
+                    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                    let mut sum = 0.0;
+                    for (m, &l) in member.iter_mut().zip(logits) {
+                        *m = (l - max).exp();
+                        sum += *m;
+                    }
+                    for (p, m) in probs[r * width..(r + 1) * width].iter_mut().zip(&member) {
+                        *p += m / sum / k as f32;
+                    }
+                }
+            }
             probs
-                .into_data()
-                .try_into_vec::<f32>()
-                .expect("f32 outputs")
         }
-        Objective::Regression { mean, std } => {
-            let v = outputs.mean_dim(1).reshape([rows]);
-            let v = v.into_data().try_into_vec::<f32>().expect("f32 outputs");
-            v.into_iter()
-                .map(|z| (f64::from(z) * std + mean) as f32)
-                .collect()
-        }
+        Objective::Regression { mean, std } => raw
+            .chunks(k)
+            .map(|members| {
+                let z = members.iter().map(|&v| f64::from(v)).sum::<f64>() / k as f64;
+                (z * std + mean) as f32
+            })
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn members_are_averaged_as_probabilities_and_values() {
+        let device = Device::flex();
+        // One row, two members, two classes: member logits (0, 0) and (ln 3, 0).
+        let logits = Tensor::<1>::from_floats([0.0, 0.0, 3f32.ln(), 0.0], &device).reshape([1, 2, 2]);
+        let p = combine_members(logits, &Objective::Classification { classes: 2 });
+        assert!((p[0] - (0.5 + 0.75) / 2.0).abs() < 1e-6 && (p[0] + p[1] - 1.0).abs() < 1e-6);
+        let values = Tensor::<1>::from_floats([1.0, 3.0], &device).reshape([1, 2, 1]);
+        let v = combine_members(values, &Objective::Regression { mean: 10.0, std: 2.0 });
+        assert_eq!(v, vec![14.0]);
     }
 }
