@@ -3,9 +3,27 @@
 use crate::progress::{EpochBar, stop_on_ctrl_c};
 use kiln::data::{TaskChoice, read_table};
 use kiln::training::{Batches, EpochRecord, Metrics};
-use kiln::{Bundle, Config, KilnError, TrainHooks};
+use kiln::{Bundle, Config, Evaluation, KilnError, TrainHooks};
 use serde_json::json;
 use std::path::{Path, PathBuf};
+
+/// How a command reports its figures.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Print {
+    /// Text for people.
+    Text,
+    /// One JSON object on stdout.
+    Json,
+    /// Nothing (the caller reports).
+    Nothing,
+}
+
+impl Print {
+    /// Text or JSON, from a `--json` flag.
+    pub fn from_json_flag(json: bool) -> Self {
+        if json { Print::Json } else { Print::Text }
+    }
+}
 
 /// Options of `kiln train`.
 pub struct TrainArgs {
@@ -17,7 +35,7 @@ pub struct TrainArgs {
     pub seed: Option<u64>,
     pub task: Option<TaskChoice>,
     pub epochs: Option<usize>,
-    pub json: bool,
+    pub print: Print,
 }
 
 /// What `kiln train` wrote.
@@ -63,7 +81,7 @@ pub fn train(args: TrainArgs) -> Result<Trained, KilnError> {
     let report = kiln::report::train_report(&run.bundle.manifest);
     kiln_report_write(&report, &report_path)?;
     let m = run.bundle.manifest;
-    if args.json {
+    if args.print == Print::Json {
         println!(
             "{}",
             serde_json::to_string_pretty(&json!({
@@ -80,7 +98,7 @@ pub fn train(args: TrainArgs) -> Result<Trained, KilnError> {
             }))
             .expect("json")
         );
-    } else {
+    } else if args.print == Print::Text {
         println!(
             "trained on {} ({} rows), target '{}'",
             m.data.source, m.data.rows, m.target.column
@@ -133,14 +151,20 @@ pub fn print_metrics(m: &Metrics) {
 }
 
 /// `kiln evaluate`.
-pub fn evaluate(model: &Path, data: &Path, json: bool) -> Result<(), KilnError> {
+pub fn evaluate(model: &Path, data: &Path, print: Print) -> Result<Evaluation, KilnError> {
     let bundle = Bundle::load(model)?;
     let table = read_table(data)?;
     let e = kiln::evaluate(&bundle, &table)?;
-    if json {
-        println!("{}", serde_json::to_string_pretty(&e).expect("json"));
-        return Ok(());
+    match print {
+        Print::Json => println!("{}", serde_json::to_string_pretty(&e).expect("json")),
+        Print::Text => print_evaluation(&e, &bundle, data),
+        Print::Nothing => {}
     }
+    Ok(e)
+}
+
+/// Prints an evaluation as text: notes, metrics and the confusion matrix.
+fn print_evaluation(e: &Evaluation, bundle: &Bundle, data: &Path) {
     for n in &e.notes {
         eprintln!("note: {n}");
     }
@@ -163,7 +187,6 @@ pub fn evaluate(model: &Path, data: &Path, json: bool) -> Result<(), KilnError> 
             println!();
         }
     }
-    Ok(())
 }
 
 /// `kiln predict`.

@@ -1,6 +1,6 @@
 //! `kiln demo`: the whole pipeline on the bundled UCI breast cancer table (CC BY 4.0).
 
-use crate::commands::{self, TrainArgs};
+use crate::commands::{self, Print, TrainArgs};
 use kiln::KilnError;
 use serde_json::json;
 use std::path::Path;
@@ -15,14 +15,24 @@ pub fn run(out: &Path, json: bool) -> Result<(), KilnError> {
         reason: e.to_string(),
     };
     std::fs::create_dir_all(out).map_err(|e| write_err(out, e))?;
-    let data = out.join("breast_cancer.csv");
-    kiln::atomic::write_atomic(&data, BREAST_CANCER.as_bytes()).map_err(|e| write_err(&data, e))?;
+    // Every fifth row is held back from training, to evaluate on rows the model never saw.
+    let (train_rows, holdout_rows) = split_every_fifth(BREAST_CANCER);
+    let data = out.join("breast_cancer_train.csv");
+    let holdout = out.join("breast_cancer_holdout.csv");
+    for (path, text) in [(&data, &train_rows), (&holdout, &holdout_rows)] {
+        kiln::atomic::write_atomic(path, text.as_bytes()).map_err(|e| write_err(path, e))?;
+    }
     let say = |s: &str| {
         if !json {
             println!("{s}");
         }
     };
-    say("== 1. train: UCI breast cancer (569 rows, 30 features), target 'diagnosis', no options");
+    let count = |text: &str| text.lines().count() - 1;
+    let (n_train, n_holdout) = (count(&train_rows), count(&holdout_rows));
+    say(&format!(
+        "== 1. train: UCI breast cancer ({n_train} of {} rows, 30 features), target 'diagnosis', no options",
+        n_train + n_holdout
+    ));
     let trained = commands::train(TrainArgs {
         data: data.clone(),
         target: Some("diagnosis".into()),
@@ -32,20 +42,21 @@ pub fn run(out: &Path, json: bool) -> Result<(), KilnError> {
         seed: None,
         task: None,
         epochs: None,
-        json: false,
+        print: if json { Print::Nothing } else { Print::Text },
     })?;
-    say("\n== 2. predict: five rows, columns shuffled and an extra column added");
+    say(&format!(
+        "\n== 2. evaluate: the {n_holdout} held-back rows, which training never saw"
+    ));
+    let print = if json { Print::Nothing } else { Print::Text };
+    let evaluation = commands::evaluate(&trained.model, &holdout, print)?;
+    say("\n== 3. predict: six held-back rows with their columns shuffled and an extra column");
     let sample = out.join("new_patients.csv");
-    let shuffled = reorder_with_extra(BREAST_CANCER, 5);
+    let shuffled = reorder_with_extra(&holdout_rows, 6);
     kiln::atomic::write_atomic(&sample, shuffled.as_bytes()).map_err(|e| write_err(&sample, e))?;
     let predictions = out.join("predictions.csv");
     commands::predict(&trained.model, &sample, Some(&predictions))?;
     let text = std::fs::read_to_string(&predictions).map_err(|e| write_err(&predictions, e))?;
     say(text.trim_end());
-    say("\n== 3. evaluate: the model on the whole table (mostly rows it was trained on)");
-    if !json {
-        commands::evaluate(&trained.model, &data, false)?;
-    }
     say(&format!(
         "\nopen {} to see the learning curves, metrics and confusion matrix.",
         trained.report.display()
@@ -58,12 +69,26 @@ pub fn run(out: &Path, json: bool) -> Result<(), KilnError> {
                 "model": trained.model,
                 "report": trained.report,
                 "test_metrics": m.test_metrics,
+                "holdout_metrics": evaluation,
                 "predictions": predictions,
             }))
             .expect("json")
         );
     }
     Ok(())
+}
+
+/// The table split into (four of every five rows, every fifth row), each with the header.
+fn split_every_fifth(csv: &str) -> (String, String) {
+    let mut lines = csv.lines();
+    let header = lines.next().unwrap_or_default();
+    let (mut train, mut holdout) = (format!("{header}\n"), format!("{header}\n"));
+    for (i, line) in lines.enumerate() {
+        let part = if i % 5 == 4 { &mut holdout } else { &mut train };
+        part.push_str(line);
+        part.push('\n');
+    }
+    (train, holdout)
 }
 
 /// The first `rows` data rows with columns in reverse order and a `note` column added.

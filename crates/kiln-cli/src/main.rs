@@ -123,10 +123,12 @@ fn main() {
                 TaskArg::Regression => kiln::data::TaskChoice::Regression,
             }),
             epochs,
-            json,
+            print: commands::Print::from_json_flag(json),
         })
         .map(|_| ()),
-        Command::Evaluate { model, data, json } => commands::evaluate(&model, &data, json),
+        Command::Evaluate { model, data, json } => {
+            commands::evaluate(&model, &data, commands::Print::from_json_flag(json)).map(|_| ())
+        }
         Command::Predict { model, data, out } => commands::predict(&model, &data, out.as_deref()),
         Command::Inspect { model, json } => commands::inspect(&model, json),
         Command::Config => {

@@ -55,14 +55,14 @@ pub fn parse_cell(raw: &str) -> Result<Cell, String> {
         return Ok(Cell::Missing);
     }
     let first = s.as_bytes()[0];
-    if first.is_ascii_digit() || matches!(first, b'-' | b'+' | b'.' | b'i' | b'I' | b'n' | b'N') {
-        if let Ok(v) = s.parse::<f64>() {
-            return if v.is_finite() {
-                Ok(Cell::Num(v))
-            } else {
-                Err(s.to_string())
-            };
-        }
+    let numeric_start =
+        first.is_ascii_digit() || matches!(first, b'-' | b'+' | b'.' | b'i' | b'I' | b'n' | b'N');
+    if let Some(v) = numeric_start.then(|| s.parse::<f64>().ok()).flatten() {
+        return if v.is_finite() {
+            Ok(Cell::Num(v))
+        } else {
+            Err(s.to_string())
+        };
     }
     Ok(Cell::Text(s.to_string()))
 }

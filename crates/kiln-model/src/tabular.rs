@@ -176,7 +176,8 @@ impl TabularNet {
             let out = h.matmul(w) + self.head_bias.val();
             return out.reshape([batch, 1, outputs]);
         };
-        let mut h: Tensor<3> = h.unsqueeze_dim::<3>(1).expand([batch, k, width]) * adapter.val().unsqueeze_dim::<3>(0);
+        let mut h: Tensor<3> =
+            h.unsqueeze_dim::<3>(1).expand([batch, k, width]) * adapter.val().unsqueeze_dim::<3>(0);
         for block in layers {
             h = self.drop(act.apply(block.apply(h)), noise.as_deref_mut());
         }
@@ -198,7 +199,13 @@ impl TabularNet {
         let threshold = (self.dropout * f64::from(u32::MAX)) as u32;
         let scale = (1.0 / (1.0 - self.dropout)) as f32;
         let mask: Vec<f32> = (0..n)
-            .map(|_| if rng.next_u32() > threshold { scale } else { 0.0 })
+            .map(|_| {
+                if rng.next_u32() > threshold {
+                    scale
+                } else {
+                    0.0
+                }
+            })
             .collect();
         let mask = Tensor::<D>::from_data(TensorData::new(mask, dims), &x.device());
         x * mask

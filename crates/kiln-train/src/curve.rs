@@ -39,12 +39,16 @@ pub fn diagnose(curve: &[EpochRecord], best_epoch: usize, metric: &str) -> Vec<S
             best.epoch
         ));
     }
-    let gap = best.valid_loss - best.train_loss;
-    if gap > 0.5 * best.train_loss.abs().max(0.05) && gap > 0.05 {
-        let metric_gap = (best.train_metric - best.valid_metric).abs();
+    // A gap in the headline metric: accuracy points, or RMSE relative to the training RMSE.
+    let material = if metric == "accuracy" {
+        best.train_metric - best.valid_metric > 0.05
+    } else {
+        best.valid_metric > 1.25 * best.train_metric && best.valid_metric - best.train_metric > 1e-9
+    };
+    if material {
         notes.push(format!(
-            "train/validation gap at the kept epoch: loss {:.3} vs {:.3}, {metric} {:.3} vs {:.3} (difference {metric_gap:.3}); the model fits the training rows better than new ones.",
-            best.train_loss, best.valid_loss, best.train_metric, best.valid_metric
+            "train/validation gap at the kept epoch: {metric} {:.3} on training rows vs {:.3} on validation rows (loss {:.3} vs {:.3}); the model fits the training rows better than new ones.",
+            best.train_metric, best.valid_metric, best.train_loss, best.valid_loss
         ));
     }
     if best.epoch == last.epoch && curve.len() > 1 {
@@ -94,6 +98,20 @@ mod tests {
             record(3, 0.29, 0.32),
         ];
         assert!(diagnose(&curve, 2, "accuracy").is_empty());
+    }
+
+    #[test]
+    fn a_material_metric_gap_is_reported_and_a_small_one_is_not() {
+        let mut gap = record(1, 0.1, 0.4);
+        gap.train_metric = 0.99;
+        gap.valid_metric = 0.90;
+        let notes = diagnose(&[gap.clone()], 1, "accuracy");
+        assert!(
+            notes.iter().any(|n| n.starts_with("train/validation gap")),
+            "{notes:?}"
+        );
+        gap.valid_metric = 0.97;
+        assert!(diagnose(&[gap], 1, "accuracy").is_empty());
     }
 
     #[test]

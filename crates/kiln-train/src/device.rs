@@ -60,6 +60,11 @@ mod tests {
     #[cfg(not(feature = "cuda"))]
     #[test]
     fn cuda_without_the_feature_says_how_to_get_it() {
-        assert!(Compute::Cuda.device().unwrap_err().contains("--features cuda"));
+        assert!(
+            Compute::Cuda
+                .device()
+                .unwrap_err()
+                .contains("--features cuda")
+        );
     }
 }

@@ -57,7 +57,10 @@ pub fn predict(model: &TabularNet, x: Matrix, objective: &Objective, device: &De
 /// which dominate the latency of one-row predictions.
 pub fn combine_members(outputs: Tensor<3>, objective: &Objective) -> Vec<f32> {
     let [rows, k, width] = outputs.dims();
-    let raw = outputs.into_data().try_into_vec::<f32>().expect("f32 outputs");
+    let raw = outputs
+        .into_data()
+        .try_into_vec::<f32>()
+        .expect("f32 outputs");
     match objective {
         Objective::Classification { .. } => {
             let mut probs = vec![0f32; rows * width];
@@ -95,11 +98,18 @@ mod tests {
     fn members_are_averaged_as_probabilities_and_values() {
         let device = Device::flex();
         // One row, two members, two classes: member logits (0, 0) and (ln 3, 0).
-        let logits = Tensor::<1>::from_floats([0.0, 0.0, 3f32.ln(), 0.0], &device).reshape([1, 2, 2]);
+        let logits =
+            Tensor::<1>::from_floats([0.0, 0.0, 3f32.ln(), 0.0], &device).reshape([1, 2, 2]);
         let p = combine_members(logits, &Objective::Classification { classes: 2 });
         assert!((p[0] - (0.5 + 0.75) / 2.0).abs() < 1e-6 && (p[0] + p[1] - 1.0).abs() < 1e-6);
         let values = Tensor::<1>::from_floats([1.0, 3.0], &device).reshape([1, 2, 1]);
-        let v = combine_members(values, &Objective::Regression { mean: 10.0, std: 2.0 });
+        let v = combine_members(
+            values,
+            &Objective::Regression {
+                mean: 10.0,
+                std: 2.0,
+            },
+        );
         assert_eq!(v, vec![14.0]);
     }
 }

@@ -15,13 +15,16 @@ use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
+/// A callback run after every epoch with its figures and the batch settings.
+pub type EpochObserver<'a> = &'a mut dyn FnMut(&EpochRecord, &Batches);
+
 /// Ways for a caller to watch and stop training.
 #[derive(Default)]
 pub struct TrainHooks<'a> {
     /// Set to stop after the current epoch, keeping the best weights so far.
     pub stop: Option<&'a AtomicBool>,
     /// Called after every epoch.
-    pub on_epoch: Option<&'a mut dyn FnMut(&EpochRecord, &Batches)>,
+    pub on_epoch: Option<EpochObserver<'a>>,
 }
 
 /// The result of training: the bundle, ready to save.

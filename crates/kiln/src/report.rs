@@ -27,28 +27,6 @@ pub fn train_report(m: &Manifest) -> Report {
         ],
     }];
     sections.push(Section::Table {
-        title: "Columns".into(),
-        header: vec!["column".into(), "use".into(), "network inputs".into()],
-        rows: m
-            .preprocessor
-            .features
-            .iter()
-            .map(|f| {
-                vec![
-                    f.column.clone(),
-                    format!("{:?}", f.kind).to_lowercase(),
-                    f.encoder.width().to_string(),
-                ]
-            })
-            .chain(
-                m.preprocessor
-                    .dropped
-                    .iter()
-                    .map(|(c, r)| vec![c.clone(), format!("dropped: {r}"), "0".into()]),
-            )
-            .collect(),
-    });
-    sections.push(Section::Table {
         title: "Test metrics".into(),
         header: vec!["metric".into(), "test".into(), "validation".into()],
         rows: m
@@ -118,6 +96,28 @@ pub fn train_report(m: &Manifest) -> Report {
                 let warn = n.starts_with("overfitting") || n.starts_with("train/validation gap");
                 (if warn { Level::Warning } else { Level::Info }, n.clone())
             })
+            .collect(),
+    });
+    sections.push(Section::Table {
+        title: "Columns".into(),
+        header: vec!["column".into(), "use".into(), "network inputs".into()],
+        rows: m
+            .preprocessor
+            .features
+            .iter()
+            .map(|f| {
+                vec![
+                    f.column.clone(),
+                    format!("{:?}", f.kind).to_lowercase(),
+                    f.encoder.width().to_string(),
+                ]
+            })
+            .chain(
+                m.preprocessor
+                    .dropped
+                    .iter()
+                    .map(|(c, r)| vec![c.clone(), format!("dropped: {r}"), "0".into()]),
+            )
             .collect(),
     });
     sections.push(Section::KeyValues {
