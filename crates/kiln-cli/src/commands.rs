@@ -25,17 +25,55 @@ impl Print {
     }
 }
 
+/// The task to learn, when inference from the target is not wanted.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum TaskArg {
+    Auto,
+    Binary,
+    Multiclass,
+    Regression,
+}
+
+impl From<TaskArg> for TaskChoice {
+    fn from(t: TaskArg) -> Self {
+        match t {
+            TaskArg::Auto => TaskChoice::Auto,
+            TaskArg::Binary => TaskChoice::Binary,
+            TaskArg::Multiclass => TaskChoice::Multiclass,
+            TaskArg::Regression => TaskChoice::Regression,
+        }
+    }
+}
+
 /// Options of `kiln train`.
+#[derive(clap::Args)]
 pub struct TrainArgs {
+    /// The table (.csv, .tsv, .csv.gz or .parquet).
     pub data: PathBuf,
+    /// The column to predict.
+    #[arg(long, short)]
     pub target: Option<String>,
+    /// A TOML config (see `kiln config`); options given here override it.
+    #[arg(long, short)]
     pub config: Option<PathBuf>,
+    /// Where to write the model bundle [default: DATA's name with .kiln, in this folder].
+    #[arg(long, short)]
     pub out: Option<PathBuf>,
+    /// Where to write the HTML report [default: the bundle's name with .report.html].
+    #[arg(long)]
     pub report: Option<PathBuf>,
+    /// Seed of every random step [default: 42].
+    #[arg(long)]
     pub seed: Option<u64>,
-    pub task: Option<TaskChoice>,
+    /// The task [default: inferred from the target].
+    #[arg(long, value_enum)]
+    pub task: Option<TaskArg>,
+    /// Most epochs [default: chosen from the data size].
+    #[arg(long)]
     pub epochs: Option<usize>,
-    pub print: Print,
+    /// Print the results as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// What `kiln train` wrote.
@@ -46,7 +84,7 @@ pub struct Trained {
 }
 
 /// `kiln train`.
-pub fn train(args: TrainArgs) -> Result<Trained, KilnError> {
+pub fn train(args: TrainArgs, print: Print) -> Result<Trained, KilnError> {
     let mut config = match &args.config {
         Some(path) => Config::from_file(path).map_err(KilnError::Config)?,
         None => Config::default(),
@@ -58,7 +96,7 @@ pub fn train(args: TrainArgs) -> Result<Trained, KilnError> {
         config.seed = s;
     }
     if let Some(t) = args.task {
-        config.data.task = t;
+        config.data.task = t.into();
     }
     if let Some(e) = args.epochs {
         config.train.epochs = e;
@@ -81,7 +119,7 @@ pub fn train(args: TrainArgs) -> Result<Trained, KilnError> {
     let report = kiln::report::train_report(&run.bundle.manifest);
     kiln_report_write(&report, &report_path)?;
     let m = run.bundle.manifest;
-    if args.print == Print::Json {
+    if print == Print::Json {
         println!(
             "{}",
             serde_json::to_string_pretty(&json!({
@@ -98,7 +136,7 @@ pub fn train(args: TrainArgs) -> Result<Trained, KilnError> {
             }))
             .expect("json")
         );
-    } else if args.print == Print::Text {
+    } else if print == Print::Text {
         println!(
             "trained on {} ({} rows), target '{}'",
             m.data.source, m.data.rows, m.target.column
@@ -233,7 +271,7 @@ pub fn inspect(model: &Path, json: bool) -> Result<(), KilnError> {
     }
     println!(
         "network: {} inputs, {} hidden layers of {}, {} ensemble members",
-        m.network.inputs, m.network.depth, m.network.width, m.network.ensemble
+        m.network.inputs, m.network.shape.depth, m.network.shape.width, m.network.shape.ensemble
     );
     println!("test metrics:");
     print_metrics(&m.test_metrics);

@@ -33,7 +33,7 @@ pub fn run(out: &Path, json: bool) -> Result<(), KilnError> {
         "== 1. train: UCI breast cancer ({n_train} of {} rows, 30 features), target 'diagnosis', no options",
         n_train + n_holdout
     ));
-    let trained = commands::train(TrainArgs {
+    let args = TrainArgs {
         data: data.clone(),
         target: Some("diagnosis".into()),
         config: None,
@@ -42,12 +42,13 @@ pub fn run(out: &Path, json: bool) -> Result<(), KilnError> {
         seed: None,
         task: None,
         epochs: None,
-        print: if json { Print::Nothing } else { Print::Text },
-    })?;
+        json: false,
+    };
+    let print = if json { Print::Nothing } else { Print::Text };
+    let trained = commands::train(args, print)?;
     say(&format!(
         "\n== 2. evaluate: the {n_holdout} held-back rows, which training never saw"
     ));
-    let print = if json { Print::Nothing } else { Print::Text };
     let evaluation = commands::evaluate(&trained.model, &holdout, print)?;
     say("\n== 3. predict: six held-back rows with their columns shuffled and an extra column");
     let sample = out.join("new_patients.csv");

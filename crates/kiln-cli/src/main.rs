@@ -4,7 +4,7 @@ mod commands;
 mod demo;
 mod progress;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
 /// Kiln: from a raw table to a trained, evaluated neural network.
@@ -15,46 +15,10 @@ struct Cli {
     command: Command,
 }
 
-/// The task to learn, when inference from the target is not wanted.
-#[derive(Clone, Copy, ValueEnum)]
-enum TaskArg {
-    Auto,
-    Binary,
-    Multiclass,
-    Regression,
-}
-
 #[derive(Subcommand)]
 enum Command {
     /// Train a network on a CSV or Parquet table and write a model bundle and an HTML report.
-    Train {
-        /// The table (.csv, .tsv, .csv.gz or .parquet).
-        data: PathBuf,
-        /// The column to predict.
-        #[arg(long, short)]
-        target: Option<String>,
-        /// A TOML config (see `kiln config`); options given here override it.
-        #[arg(long, short)]
-        config: Option<PathBuf>,
-        /// Where to write the model bundle [default: DATA's name with .kiln, in this folder].
-        #[arg(long, short)]
-        out: Option<PathBuf>,
-        /// Where to write the HTML report [default: the bundle's name with .report.html].
-        #[arg(long)]
-        report: Option<PathBuf>,
-        /// Seed of every random step [default: 42].
-        #[arg(long)]
-        seed: Option<u64>,
-        /// The task [default: inferred from the target].
-        #[arg(long, value_enum)]
-        task: Option<TaskArg>,
-        /// Most epochs [default: chosen from the data size].
-        #[arg(long)]
-        epochs: Option<usize>,
-        /// Print the results as JSON on stdout.
-        #[arg(long)]
-        json: bool,
-    },
+    Train(commands::TrainArgs),
     /// Score a model on a labelled table: accuracy, F1, log loss, ROC AUC or RMSE, MAE, R².
     Evaluate {
         /// The model bundle.
@@ -99,33 +63,10 @@ enum Command {
 fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Train {
-            data,
-            target,
-            config,
-            out,
-            report,
-            seed,
-            task,
-            epochs,
-            json,
-        } => commands::train(commands::TrainArgs {
-            data,
-            target,
-            config,
-            out,
-            report,
-            seed,
-            task: task.map(|t| match t {
-                TaskArg::Auto => kiln::data::TaskChoice::Auto,
-                TaskArg::Binary => kiln::data::TaskChoice::Binary,
-                TaskArg::Multiclass => kiln::data::TaskChoice::Multiclass,
-                TaskArg::Regression => kiln::data::TaskChoice::Regression,
-            }),
-            epochs,
-            print: commands::Print::from_json_flag(json),
-        })
-        .map(|_| ()),
+        Command::Train(args) => {
+            let print = commands::Print::from_json_flag(args.json);
+            commands::train(args, print).map(|_| ())
+        }
         Command::Evaluate { model, data, json } => {
             commands::evaluate(&model, &data, commands::Print::from_json_flag(json)).map(|_| ())
         }

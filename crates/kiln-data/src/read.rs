@@ -96,14 +96,7 @@ pub fn read_csv<R: Read>(reader: BufReader<R>, file: &str) -> Result<Table, Data
         .iter()
         .map(|h| h.trim().trim_start_matches('\u{feff}').to_string())
         .collect();
-    check_names(&names, file)?;
-    let mut columns: Vec<Column> = names
-        .iter()
-        .map(|n| Column {
-            name: n.clone(),
-            cells: Vec::new(),
-        })
-        .collect();
+    let mut columns = empty_columns(names, file)?;
     let mut lines = Vec::new();
     let mut record = csv::StringRecord::new();
     loop {
@@ -137,9 +130,10 @@ pub fn read_csv<R: Read>(reader: BufReader<R>, file: &str) -> Result<Table, Data
     })
 }
 
-fn check_names(names: &[String], file: &str) -> Result<(), DataError> {
+/// Empty columns for the header `names`, refusing a repeated name.
+fn empty_columns(names: Vec<String>, file: &str) -> Result<Vec<Column>, DataError> {
     let mut seen = std::collections::HashSet::new();
-    for n in names {
+    for n in &names {
         if !seen.insert(n) {
             return Err(DataError::DuplicateColumn {
                 file: file.into(),
@@ -147,7 +141,13 @@ fn check_names(names: &[String], file: &str) -> Result<(), DataError> {
             });
         }
     }
-    Ok(())
+    Ok(names
+        .into_iter()
+        .map(|name| Column {
+            name,
+            cells: Vec::new(),
+        })
+        .collect())
 }
 
 fn csv_error(e: csv::Error, file: &str) -> DataError {
@@ -196,14 +196,7 @@ fn read_parquet(path: &Path) -> Result<Table, DataError> {
         .iter()
         .map(|f| f.name().to_string())
         .collect();
-    check_names(&names, &file)?;
-    let mut columns: Vec<Column> = names
-        .iter()
-        .map(|n| Column {
-            name: n.clone(),
-            cells: Vec::new(),
-        })
-        .collect();
+    let mut columns = empty_columns(names, &file)?;
     let rows = reader
         .get_row_iter(None)
         .map_err(|e| malformed(e.to_string()))?;

@@ -3,4 +3,4 @@
 
 pub mod tabular;
 
-pub use tabular::{Activation, NetworkConfig, TabularNet};
+pub use tabular::{Activation, NetworkConfig, NetworkShape, TabularNet};

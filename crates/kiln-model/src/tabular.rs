@@ -47,30 +47,40 @@ impl Activation {
     }
 }
 
-/// The shape of a tabular network.
+/// The hidden part of a tabular network: the `[model]` section of a Kiln config. The data
+/// decides the inputs and outputs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NetworkConfig {
-    /// Inputs per row (after preprocessing).
-    pub inputs: usize,
-    /// Outputs per row: classes, or 1 for regression.
-    pub outputs: usize,
+#[serde(default, deny_unknown_fields)]
+pub struct NetworkShape {
     /// Hidden layers.
     pub depth: usize,
     /// Units per hidden layer.
     pub width: usize,
     /// Dropout probability after each hidden layer.
     pub dropout: f64,
-    /// Nonlinearity.
+    /// Nonlinearity: relu, gelu or silu.
     pub activation: Activation,
     /// Layer normalisation after each hidden linear layer.
     pub layer_norm: bool,
-    /// Ensemble members (1 gives a plain MLP).
+    /// Ensemble members sharing weights (1 gives a plain MLP).
     pub ensemble: usize,
 }
 
-impl NetworkConfig {
-    /// Checks the shape is buildable, naming the offending field.
+impl Default for NetworkShape {
+    fn default() -> Self {
+        Self {
+            depth: 3,
+            width: 256,
+            dropout: 0.3,
+            activation: Activation::Relu,
+            layer_norm: false,
+            ensemble: 8,
+        }
+    }
+}
+
+impl NetworkShape {
+    /// Checks the shape is buildable, naming the offending config key.
     pub fn validate(&self) -> Result<(), String> {
         if self.depth == 0 || self.width == 0 || self.ensemble == 0 {
             return Err("model.depth, model.width and model.ensemble must be at least 1".into());
@@ -81,36 +91,51 @@ impl NetworkConfig {
                 self.dropout
             ));
         }
+        Ok(())
+    }
+}
+
+/// A whole tabular network: its inputs, outputs and hidden shape.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkConfig {
+    /// Inputs per row (after preprocessing).
+    pub inputs: usize,
+    /// Outputs per row: classes, or 1 for regression.
+    pub outputs: usize,
+    /// The hidden layers.
+    pub shape: NetworkShape,
+}
+
+impl NetworkConfig {
+    /// Checks the network is buildable, naming the offending field.
+    pub fn validate(&self) -> Result<(), String> {
         if self.inputs == 0 || self.outputs == 0 {
             return Err("the network needs at least one input and one output".into());
         }
-        Ok(())
+        self.shape.validate()
     }
 
     /// Builds a freshly initialised network on `device` (seed the device first for determinism).
     pub fn init(&self, device: &Device) -> TabularNet {
+        let shape = &self.shape;
         let linear = |i, o| LinearConfig::new(i, o).init(device);
-        let mut hidden = vec![Block {
-            linear: linear(self.inputs, self.width),
-            norm: self
+        let block = |inputs| Block {
+            linear: linear(inputs, shape.width),
+            norm: shape
                 .layer_norm
-                .then(|| LayerNormConfig::new(self.width).init(device)),
-        }];
-        for _ in 1..self.depth {
-            hidden.push(Block {
-                linear: linear(self.width, self.width),
-                norm: self
-                    .layer_norm
-                    .then(|| LayerNormConfig::new(self.width).init(device)),
-            });
-        }
-        let k = self.ensemble;
+                .then(|| LayerNormConfig::new(shape.width).init(device)),
+        };
+        let hidden: Vec<Block> = (0..shape.depth)
+            .map(|i| block(if i == 0 { self.inputs } else { shape.width }))
+            .collect();
+        let k = shape.ensemble;
         // Random ±1 signs make the members differ from the first step (TabM's initialisation).
         let adapter = (k > 1).then(|| {
-            let signs = Tensor::<2>::random([k, self.width], Distribution::Bernoulli(0.5), device);
+            let signs = Tensor::<2>::random([k, shape.width], Distribution::Bernoulli(0.5), device);
             Param::from_tensor(signs.mul_scalar(2.0).sub_scalar(1.0))
         });
-        let bound = 1.0 / (self.width as f64).sqrt();
+        let bound = 1.0 / (shape.width as f64).sqrt();
         let uniform = Initializer::Uniform {
             min: -bound,
             max: bound,
@@ -118,10 +143,10 @@ impl NetworkConfig {
         TabularNet {
             hidden,
             adapter,
-            head_weight: uniform.init([k, self.width, self.outputs], device),
+            head_weight: uniform.init([k, shape.width, self.outputs], device),
             head_bias: uniform.init([k, self.outputs], device),
-            dropout: self.dropout,
-            activation: self.activation.code(),
+            dropout: shape.dropout,
+            activation: shape.activation.code(),
             ensemble: k,
         }
     }
@@ -235,12 +260,14 @@ mod tests {
         NetworkConfig {
             inputs: 5,
             outputs: 3,
-            depth: 2,
-            width: 8,
-            dropout: 0.1,
-            activation: Activation::Relu,
-            layer_norm: true,
-            ensemble,
+            shape: NetworkShape {
+                depth: 2,
+                width: 8,
+                dropout: 0.1,
+                activation: Activation::Relu,
+                layer_norm: true,
+                ensemble,
+            },
         }
     }
 
@@ -272,10 +299,10 @@ mod tests {
     #[test]
     fn bad_shapes_are_refused_with_the_field_name() {
         let mut c = config(1);
-        c.dropout = 1.0;
+        c.shape.dropout = 1.0;
         assert!(c.validate().unwrap_err().contains("dropout"));
-        c.dropout = 0.0;
-        c.depth = 0;
+        c.shape.dropout = 0.0;
+        c.shape.depth = 0;
         assert!(c.validate().unwrap_err().contains("depth"));
     }
 }

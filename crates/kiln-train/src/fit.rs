@@ -357,18 +357,20 @@ pub fn predicted_classes(probs: &[f32], classes: usize) -> Vec<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kiln_model::Activation;
+    use kiln_model::{Activation, NetworkShape};
 
     fn config(inputs: usize, outputs: usize) -> NetworkConfig {
         NetworkConfig {
             inputs,
             outputs,
-            depth: 2,
-            width: 16,
-            dropout: 0.0,
-            activation: Activation::Relu,
-            layer_norm: false,
-            ensemble: 4,
+            shape: NetworkShape {
+                depth: 2,
+                width: 16,
+                dropout: 0.0,
+                activation: Activation::Relu,
+                layer_norm: false,
+                ensemble: 4,
+            },
         }
     }
 

@@ -2,7 +2,7 @@
 //! subset; unknown keys and wrong types are refused with the key's name.
 
 use kiln_data::{PreprocessOptions, TaskChoice};
-use kiln_model::{Activation, NetworkConfig};
+use kiln_model::NetworkShape;
 use kiln_train::TrainOptions;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -18,7 +18,7 @@ pub struct Config {
     /// How columns become network inputs.
     pub preprocess: PreprocessOptions,
     /// The network's shape.
-    pub model: ModelOptions,
+    pub model: NetworkShape,
     /// The optimisation.
     pub train: TrainOptions,
 }
@@ -29,7 +29,7 @@ impl Default for Config {
             seed: 42,
             data: DataOptions::default(),
             preprocess: PreprocessOptions::default(),
-            model: ModelOptions::default(),
+            model: NetworkShape::default(),
             train: TrainOptions::default(),
         }
     }
@@ -59,53 +59,6 @@ impl Default for DataOptions {
             drop: Vec::new(),
             valid_fraction: 0.16,
             test_fraction: 0.2,
-        }
-    }
-}
-
-/// The network's shape, apart from its inputs and outputs, which the data decides.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct ModelOptions {
-    /// Hidden layers.
-    pub depth: usize,
-    /// Units per hidden layer.
-    pub width: usize,
-    /// Dropout probability.
-    pub dropout: f64,
-    /// Nonlinearity: relu, gelu or silu.
-    pub activation: Activation,
-    /// Layer normalisation after each hidden layer.
-    pub layer_norm: bool,
-    /// Ensemble members sharing weights (1: a plain MLP).
-    pub ensemble: usize,
-}
-
-impl Default for ModelOptions {
-    fn default() -> Self {
-        Self {
-            depth: 3,
-            width: 256,
-            dropout: 0.3,
-            activation: Activation::Relu,
-            layer_norm: false,
-            ensemble: 8,
-        }
-    }
-}
-
-impl ModelOptions {
-    /// The full network shape for the given inputs and outputs.
-    pub fn network(&self, inputs: usize, outputs: usize) -> NetworkConfig {
-        NetworkConfig {
-            inputs,
-            outputs,
-            depth: self.depth,
-            width: self.width,
-            dropout: self.dropout,
-            activation: self.activation,
-            layer_norm: self.layer_norm,
-            ensemble: self.ensemble,
         }
     }
 }
@@ -143,15 +96,7 @@ impl Config {
                     .into(),
             );
         }
-        if self.model.width == 0 || self.model.depth == 0 || self.model.ensemble == 0 {
-            return Err("model.depth, model.width and model.ensemble must be at least 1".into());
-        }
-        if !(0.0..1.0).contains(&self.model.dropout) {
-            return Err(format!(
-                "model.dropout must be in [0, 1), not {}",
-                self.model.dropout
-            ));
-        }
+        self.model.validate()?;
         let t = &self.train;
         if !(t.learning_rate > 0.0 && t.learning_rate.is_finite()) {
             return Err(format!(
@@ -199,7 +144,7 @@ mod tests {
         );
         assert_eq!(c.seed, 7);
         assert_eq!(c.model.width, 64);
-        assert_eq!(c.model.depth, ModelOptions::default().depth);
+        assert_eq!(c.model.depth, NetworkShape::default().depth);
     }
 
     #[test]

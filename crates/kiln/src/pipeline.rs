@@ -129,7 +129,11 @@ pub fn train(data: &Path, config: &Config, hooks: &mut TrainHooks) -> Result<Tra
         Objective::Classification { classes } => classes,
         Objective::Regression { .. } => 1,
     };
-    let network = config.model.network(encoded.width, outputs);
+    let network = kiln_model::NetworkConfig {
+        inputs: encoded.width,
+        outputs,
+        shape: config.model.clone(),
+    };
     network.validate().map_err(KilnError::Config)?;
     let part = |rows: &[usize]| rows_of(&encoded, &y_all, rows);
     let (train_x, train_y) = part(&split.train);

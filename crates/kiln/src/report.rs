@@ -127,11 +127,11 @@ pub fn train_report(m: &Manifest) -> Report {
                 "network".into(),
                 format!(
                     "{} hidden layers of {}, {:?}, dropout {}, {} ensemble members",
-                    m.network.depth,
-                    m.network.width,
-                    m.network.activation,
-                    m.network.dropout,
-                    m.network.ensemble
+                    m.network.shape.depth,
+                    m.network.shape.width,
+                    m.network.shape.activation,
+                    m.network.shape.dropout,
+                    m.network.shape.ensemble
                 ),
             ),
             (
