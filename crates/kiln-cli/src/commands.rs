@@ -2,7 +2,7 @@
 
 use crate::progress::{EpochBar, stop_on_ctrl_c};
 use kiln::data::{TaskChoice, read_table};
-use kiln::training::{Batches, EpochRecord, Metrics};
+use kiln::training::{EpochReport, Metrics};
 use kiln::{Bundle, Config, Evaluation, KilnError, TrainHooks};
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -106,8 +106,8 @@ pub fn train(args: TrainArgs, print: Print) -> Result<Trained, KilnError> {
         .report
         .unwrap_or_else(|| model_path.with_extension("report.html"));
     let stop = stop_on_ctrl_c();
-    let bar = EpochBar::new("metric");
-    let mut on_epoch = |r: &EpochRecord, b: &Batches| bar.epoch(r, b);
+    let bar = EpochBar::new();
+    let mut on_epoch = |report: &EpochReport| bar.epoch(report);
     let mut hooks = TrainHooks {
         stop: Some(&stop),
         on_epoch: Some(&mut on_epoch),

@@ -1,19 +1,18 @@
 //! The training progress bar (epochs, losses, metric, rate and ETA) and Ctrl-C handling.
 
 use indicatif::{ProgressBar, ProgressStyle};
-use kiln::training::{Batches, EpochRecord};
+use kiln::training::EpochReport;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// A progress bar over epochs, drawn on stderr only when it is a terminal.
 pub struct EpochBar {
     bar: ProgressBar,
-    metric: &'static str,
 }
 
 impl EpochBar {
-    /// A bar for a run whose headline metric is `metric`.
-    pub fn new(metric: &'static str) -> Self {
+    /// A bar with no epochs yet.
+    pub fn new() -> Self {
         let bar = ProgressBar::new(0);
         bar.set_style(
             ProgressStyle::with_template(
@@ -22,16 +21,17 @@ impl EpochBar {
             .expect("valid template")
             .progress_chars("=> "),
         );
-        Self { bar, metric }
+        Self { bar }
     }
 
     /// Records one epoch.
-    pub fn epoch(&self, r: &EpochRecord, b: &Batches) {
-        self.bar.set_length(b.max_epochs as u64);
+    pub fn epoch(&self, report: &EpochReport) {
+        let r = report.record;
+        self.bar.set_length(report.batches.max_epochs as u64);
         self.bar.set_position(r.epoch as u64);
         self.bar.set_message(format!(
             "loss {:.4}/{:.4} {} {:.4}/{:.4} (train/valid)",
-            r.train_loss, r.valid_loss, self.metric, r.train_metric, r.valid_metric
+            r.train_loss, r.valid_loss, report.metric, r.train_metric, r.valid_metric
         ));
     }
 

@@ -121,6 +121,17 @@ impl Batches {
     }
 }
 
+/// What the training loop reports after each epoch.
+#[derive(Debug, Clone, Copy)]
+pub struct EpochReport<'a> {
+    /// The epoch's figures.
+    pub record: &'a EpochRecord,
+    /// The batch size, epoch budget and patience in use.
+    pub batches: &'a Batches,
+    /// The name of the headline metric in `record` (accuracy or rmse).
+    pub metric: &'static str,
+}
+
 /// The result of fitting: the kept weights (eval mode) and the story of the run.
 #[derive(Debug)]
 pub struct FitOutcome {
@@ -152,7 +163,7 @@ pub fn fit(
     seed: u64,
     device: &Device,
     stop: &AtomicBool,
-    on_epoch: &mut dyn FnMut(&EpochRecord, &Batches),
+    on_epoch: &mut dyn FnMut(&EpochReport),
 ) -> FitOutcome {
     let (x, y) = train;
     let device = device.clone();
@@ -223,7 +234,11 @@ pub fn fit(
             learning_rate: lr,
             seconds: started.elapsed().as_secs_f64(),
         };
-        on_epoch(&record, &batches);
+        on_epoch(&EpochReport {
+            record: &record,
+            batches: &batches,
+            metric: objective.metric_name(),
+        });
         curve.push(record);
         let improved = best
             .as_ref()
@@ -404,7 +419,7 @@ mod tests {
             seed,
             &Device::flex(),
             &AtomicBool::new(false),
-            &mut |_, _| {},
+            &mut |_| {},
         )
     }
 
@@ -454,7 +469,7 @@ mod tests {
             1,
             &Device::flex(),
             &AtomicBool::new(false),
-            &mut |_, _| {},
+            &mut |_| {},
         );
         let rmse = out
             .curve
@@ -476,7 +491,7 @@ mod tests {
             1,
             &Device::flex(),
             &AtomicBool::new(true),
-            &mut |_, _| {},
+            &mut |_| {},
         );
         assert_eq!(out.curve.len(), 1);
         assert!(out.stop_reason.contains("interrupted"));

@@ -7,16 +7,14 @@ use burn::prelude::Device;
 use kiln_data::{
     Encoded, Preprocessor, Table, Task, infer_columns, infer_task, read_table, split_indices,
 };
-use kiln_train::{
-    Batches, EpochRecord, Matrix, Metrics, Objective, confusion_matrix, diagnose, fit,
-};
+use kiln_train::{EpochReport, Matrix, Metrics, Objective, confusion_matrix, diagnose, fit};
 use serde::Serialize;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
-/// A callback run after every epoch with its figures and the batch settings.
-pub type EpochObserver<'a> = &'a mut dyn FnMut(&EpochRecord, &Batches);
+/// A callback run after every epoch with its figures.
+pub type EpochObserver<'a> = &'a mut dyn FnMut(&EpochReport);
 
 /// Ways for a caller to watch and stop training.
 #[derive(Default)]
@@ -145,8 +143,8 @@ pub fn train(data: &Path, config: &Config, hooks: &mut TrainHooks) -> Result<Tra
         (&valid_x, &valid_y)
     };
     let never = AtomicBool::new(false);
-    let mut ignore = |_: &EpochRecord, _: &Batches| {};
-    let on_epoch: &mut dyn FnMut(&EpochRecord, &Batches) = match hooks.on_epoch.as_mut() {
+    let mut ignore = |_: &EpochReport| {};
+    let on_epoch: &mut dyn FnMut(&EpochReport) = match hooks.on_epoch.as_mut() {
         Some(f) => *f,
         None => &mut ignore,
     };
