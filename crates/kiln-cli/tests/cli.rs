@@ -271,3 +271,70 @@ fn config_prints_every_default_and_reads_back() {
     );
     assert!(o.status.success(), "{}", stderr(&o));
 }
+
+#[test]
+fn ctrl_c_stops_after_the_epoch_and_still_saves_the_best_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_table(d, "big.csv", 20_000);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kiln"))
+        .args([
+            "train", "big.csv", "--target", "label", "--epochs", "1000", "--out", "m.kiln",
+            "--json",
+        ])
+        .current_dir(d)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let started = std::time::Instant::now();
+    let out = child.wait_with_output().unwrap();
+    assert!(started.elapsed().as_secs() < 60, "stops promptly");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["epochs"].as_u64().unwrap() < 1000);
+    let o = kiln(&["inspect", "m.kiln", "--json"], d);
+    let manifest: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(
+        manifest["stop_reason"]
+            .as_str()
+            .unwrap()
+            .contains("interrupted"),
+        "{manifest}"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("interrupt"));
+}
+
+#[test]
+fn gzip_tables_train_like_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let csv = write_table(d, "t.csv", 200);
+    let bytes = std::fs::read(&csv).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(
+        std::fs::File::create(d.join("t.csv.gz")).unwrap(),
+        flate2::Compression::fast(),
+    );
+    std::io::Write::write_all(&mut gz, &bytes).unwrap();
+    gz.finish().unwrap();
+    let o = kiln(
+        &[
+            "train", "t.csv.gz", "--target", "label", "--epochs", "3", "--out", "gz.kiln",
+        ],
+        d,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = kiln(&["predict", "gz.kiln", "t.csv"], d);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o).lines().count(), 201);
+}
