@@ -277,7 +277,7 @@ fn ctrl_c_stops_after_the_epoch_and_still_saves_the_best_model() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     write_table(d, "big.csv", 20_000);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kiln"))
+    let child = Command::new(env!("CARGO_BIN_EXE_kiln"))
         .args([
             "train", "big.csv", "--target", "label", "--epochs", "1000", "--out", "m.kiln",
             "--json",
