@@ -17,9 +17,9 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
+# shellcheck source=bench/venv.sh
+source bench/venv.sh
 
-VENV="bench/.venv"
-PY="$VENV/bin/python"
 RUNS="${KILN_BENCH_RUNS:-3}"
 SKIP_KILN="${KILN_BENCH_SKIP_KILN:-0}"
 
@@ -29,15 +29,7 @@ if ! [[ "$RUNS" =~ ^[1-9][0-9]*$ ]]; then
 fi
 
 # --- PyTorch environment -----------------------------------------------------
-if [[ ! -x "$PY" ]]; then
-    echo ">> creating virtual environment $VENV" >&2
-    "${PYTHON:-python3}" -m venv "$VENV"
-fi
-if ! "$PY" -c 'import torch, numpy' >/dev/null 2>&1; then
-    echo ">> installing torch and numpy into $VENV (large download the first time)" >&2
-    "$PY" -m pip install --upgrade pip >&2
-    "$PY" -m pip install torch numpy >&2
-fi
+ensure_venv "installing torch and numpy into $VENV (large download the first time)" torch numpy
 
 # --- Kiln binary -------------------------------------------------------------
 if [[ "$SKIP_KILN" != "1" ]]; then
