@@ -65,6 +65,9 @@ pub struct TrainOptions {
     pub max_seconds: f64,
     /// Where to train: cpu, cuda or wgpu.
     pub device: Compute,
+    /// After early stopping, train again on training + validation rows for the chosen
+    /// number of epochs, and keep that model.
+    pub refit: bool,
 }
 
 impl Default for TrainOptions {
@@ -78,6 +81,7 @@ impl Default for TrainOptions {
             warmup: 0.03,
             max_seconds: 0.0,
             device: Compute::Cpu,
+            refit: true,
         }
     }
 }
