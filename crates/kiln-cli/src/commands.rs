@@ -105,6 +105,9 @@ pub fn train(args: TrainArgs, print: Print) -> Result<Trained, KilnError> {
     let report_path = args
         .report
         .unwrap_or_else(|| model_path.with_extension("report.html"));
+    for path in [&model_path, &report_path] {
+        check_folder_exists(path)?;
+    }
     let stop = stop_on_ctrl_c();
     let bar = EpochBar::new();
     let mut on_epoch = |report: &EpochReport| bar.epoch(report);
@@ -166,6 +169,20 @@ pub fn kiln_report_write(report: &kiln_report_types::Report, path: &Path) -> Res
 
 /// The report crate, as re-exported by the library.
 pub use kiln::report_types as kiln_report_types;
+
+/// Fails early, before any training, when an output's folder does not exist.
+fn check_folder_exists(path: &Path) -> Result<(), KilnError> {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() && !dir.is_dir() => Err(KilnError::Write {
+            path: path.display().to_string(),
+            reason: format!(
+                "folder '{}' does not exist; create it or choose another path",
+                dir.display()
+            ),
+        }),
+        _ => Ok(()),
+    }
+}
 
 /// `DATA`'s file name with the `.kiln` extension, in the current folder.
 fn default_model_path(data: &Path) -> PathBuf {

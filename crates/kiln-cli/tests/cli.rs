@@ -221,6 +221,30 @@ fn bad_config_names_the_key() {
 }
 
 #[test]
+fn a_missing_output_folder_fails_before_training() {
+    let dir = tempfile::tempdir().unwrap();
+    write_table(dir.path(), "t.csv", 50);
+    let o = kiln(
+        &[
+            "train",
+            "t.csv",
+            "--target",
+            "label",
+            "--out",
+            "no/such/m.kiln",
+        ],
+        dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(4));
+    assert!(
+        stderr(&o).contains("folder 'no/such' does not exist"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!stdout(&o).contains("trained"), "no training happened");
+}
+
+#[test]
 fn corrupt_or_foreign_bundles_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
