@@ -245,25 +245,49 @@ fn print_evaluation(e: &Evaluation, bundle: &Bundle, data: &Path) {
 }
 
 /// `kiln predict`.
-pub fn predict(model: &Path, data: &Path, out: Option<&Path>) -> Result<(), KilnError> {
+pub fn predict(model: &Path, data: &Path, out: Option<&Path>, json: bool) -> Result<(), KilnError> {
     let bundle = Bundle::load(model)?;
     let table = read_table(data)?;
     let p = kiln::predict(&bundle, &table)?;
     for n in &p.notes {
         eprintln!("note: {n}");
     }
-    let csv = p.to_csv();
+    let text = if json {
+        predictions_json(&p)
+    } else {
+        p.to_csv()
+    };
     match out {
         Some(path) => {
-            kiln::atomic::write_atomic(path, csv.as_bytes()).map_err(|e| KilnError::Write {
+            kiln::atomic::write_atomic(path, text.as_bytes()).map_err(|e| KilnError::Write {
                 path: path.display().to_string(),
                 reason: e.to_string(),
             })?;
             eprintln!("wrote {} predictions to {}", p.rows.len(), path.display());
         }
-        None => print!("{csv}"),
+        None => print!("{text}"),
     }
     Ok(())
+}
+
+/// Predictions as a JSON array with one object per row; numeric cells become numbers.
+fn predictions_json(p: &kiln::Predictions) -> String {
+    let rows: Vec<serde_json::Value> = p
+        .rows
+        .iter()
+        .map(|row| {
+            let fields = p.header.iter().zip(row).map(|(name, cell)| {
+                let value = cell
+                    .parse::<f64>()
+                    .ok()
+                    .and_then(|v| serde_json::Number::from_f64(v).map(serde_json::Value::Number))
+                    .unwrap_or_else(|| serde_json::Value::String(cell.clone()));
+                (name.clone(), value)
+            });
+            serde_json::Value::Object(fields.collect())
+        })
+        .collect();
+    serde_json::to_string_pretty(&rows).expect("json") + "\n"
 }
 
 /// `kiln inspect`.

@@ -55,7 +55,7 @@ pub fn run(out: &Path, json: bool) -> Result<(), KilnError> {
     let shuffled = reorder_with_extra(&holdout_rows, 6);
     kiln::atomic::write_atomic(&sample, shuffled.as_bytes()).map_err(|e| write_err(&sample, e))?;
     let predictions = out.join("predictions.csv");
-    commands::predict(&trained.model, &sample, Some(&predictions))?;
+    commands::predict(&trained.model, &sample, Some(&predictions), false)?;
     let text = std::fs::read_to_string(&predictions).map_err(|e| write_err(&predictions, e))?;
     say(text.trim_end());
     say(&format!(

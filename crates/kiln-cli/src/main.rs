@@ -38,6 +38,9 @@ enum Command {
         /// Write the CSV here instead of to stdout.
         #[arg(long, short)]
         out: Option<PathBuf>,
+        /// Write JSON (one object per row, numbers as numbers) instead of CSV.
+        #[arg(long)]
+        json: bool,
     },
     /// Show what a model bundle holds: task, columns, network, metrics.
     Inspect {
@@ -70,7 +73,12 @@ fn main() {
         Command::Evaluate { model, data, json } => {
             commands::evaluate(&model, &data, commands::Print::from_json_flag(json)).map(|_| ())
         }
-        Command::Predict { model, data, out } => commands::predict(&model, &data, out.as_deref()),
+        Command::Predict {
+            model,
+            data,
+            out,
+            json,
+        } => commands::predict(&model, &data, out.as_deref(), json),
         Command::Inspect { model, json } => commands::inspect(&model, json),
         Command::Config => {
             print!("{}", kiln::Config::default().to_toml());

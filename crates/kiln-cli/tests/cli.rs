@@ -90,6 +90,15 @@ fn train_evaluate_predict_round_trip() {
         stderr(&o)
     );
 
+    let o = kiln(&["predict", "m.kiln", "new.csv", "--json"], d);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let rows: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(rows.as_array().unwrap().len(), 2);
+    let p =
+        rows[0]["probability_no"].as_f64().unwrap() + rows[0]["probability_yes"].as_f64().unwrap();
+    assert!((p - 1.0).abs() < 1e-4, "probabilities sum to one: {rows}");
+    assert!(rows[0]["label"].is_string());
+
     // A missing column is named.
     std::fs::write(d.join("missing.csv"), "colour,a\nred,1\n").unwrap();
     let o = kiln(&["predict", "m.kiln", "missing.csv"], d);
