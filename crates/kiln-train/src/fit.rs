@@ -154,7 +154,8 @@ pub struct FitOutcome {
 /// Rows of the training set scored each epoch for the learning curve.
 const TRAIN_CURVE_ROWS: usize = 4096;
 
-/// Trains a network of shape `config` on `train` on `device`, stopping early on `valid`.
+/// Trains a network of shape `config` on `train` on `device`, stopping early on `valid`
+/// (with no validation rows, it runs the whole epoch budget and keeps the last epoch).
 /// Targets are class indices or values in the target's units. Setting `stop` ends training
 /// after the current epoch, keeping the best weights so far. The model comes back on the CPU.
 #[allow(clippy::too_many_arguments)]
@@ -244,9 +245,11 @@ pub fn fit(
             metric: objective.metric_name(),
         });
         curve.push(record);
-        let improved = best
-            .as_ref()
-            .is_none_or(|(b, _, _)| valid_loss < b - 1e-6 * b.abs());
+        // Without validation rows there is nothing to stop on: the latest epoch is kept.
+        let improved = valid.0.rows == 0
+            || best
+                .as_ref()
+                .is_none_or(|(b, _, _)| valid_loss < b - 1e-6 * b.abs());
         if improved {
             best = Some((valid_loss, epoch, model.clone()));
         } else if epoch - best.as_ref().map_or(0, |b| b.1) >= batches.patience {
@@ -277,8 +280,8 @@ pub fn fit(
 
 /// One pass over `order` in mini-batches of `batch_size`: forward, loss, backward, AdamW
 /// step. `lr_at(step_in_epoch)` gives each step's learning rate; `noise` draws the dropout
-/// masks. Returns the updated model
-/// and the mean training loss (dropout on), weighted by batch size.
+/// masks. Returns the updated model and the mean training loss (dropout on), weighted by
+/// batch size.
 #[allow(clippy::too_many_arguments)]
 pub fn run_epoch(
     mut model: TabularNet,
@@ -481,6 +484,29 @@ mod tests {
             .map(|r| r.valid_metric)
             .fold(f64::INFINITY, f64::min);
         assert!(rmse < 0.5, "rmse {rmse}");
+    }
+
+    #[test]
+    fn without_validation_rows_the_whole_budget_runs_and_the_last_epoch_is_kept() {
+        let (x, y) = blobs(40, 1);
+        let out = fit(
+            &config(2, 2),
+            (Matrix::new(&x, 40, 2), &y),
+            (Matrix::new(&[], 0, 2), &[]),
+            &Objective::Classification { classes: 2 },
+            &TrainOptions {
+                epochs: 6,
+                patience: 1,
+                ..TrainOptions::default()
+            },
+            1,
+            &Device::flex(),
+            &AtomicBool::new(false),
+            &mut |_| {},
+        );
+        assert_eq!(out.curve.len(), 6);
+        assert_eq!(out.best_epoch, 6);
+        assert!(out.curve.iter().all(|r| r.valid_loss.is_nan()));
     }
 
     #[test]

@@ -143,6 +143,7 @@ pub fn train(data: &Path, config: &Config, hooks: &mut TrainHooks) -> Result<Tra
         (&valid_x, &valid_y)
     };
     let never = AtomicBool::new(false);
+    let stop = hooks.stop.unwrap_or(&never);
     let mut ignore = |_: &EpochReport| {};
     let on_epoch: &mut dyn FnMut(&EpochReport) = match hooks.on_epoch.as_mut() {
         Some(f) => *f,
@@ -161,7 +162,7 @@ pub fn train(data: &Path, config: &Config, hooks: &mut TrainHooks) -> Result<Tra
         &config.train,
         config.seed,
         &train_device,
-        hooks.stop.unwrap_or(&never),
+        stop,
         on_epoch,
     );
     let device = Device::flex();
@@ -176,7 +177,6 @@ pub fn train(data: &Path, config: &Config, hooks: &mut TrainHooks) -> Result<Tra
     };
     // Validation metrics belong to the early-stopped model, the last one that never saw them.
     let (valid_metrics, _) = score(&outcome.model, vx, vy);
-    let stop = hooks.stop.unwrap_or(&never);
     let mut final_model = outcome.model;
     let mut notes_after = Vec::new();
     if config.train.refit && !split.valid.is_empty() && !stop.load(Ordering::Relaxed) {
@@ -184,17 +184,15 @@ pub fn train(data: &Path, config: &Config, hooks: &mut TrainHooks) -> Result<Tra
         // tables gain a fifth more data; the test rows stay unseen.
         let rows: Vec<usize> = split.train.iter().chain(&split.valid).copied().collect();
         let (all_x, all_y) = part(&rows);
-        let all = Matrix::new(&all_x, rows.len(), encoded.width);
         let options = kiln_train::TrainOptions {
             epochs: outcome.best_epoch,
             batch_size: outcome.batches.batch_size,
-            patience: usize::MAX,
             ..config.train.clone()
         };
         let refit = fit(
             &network,
-            (all, &all_y),
-            (all, &all_y),
+            (Matrix::new(&all_x, rows.len(), encoded.width), &all_y),
+            (Matrix::new(&[], 0, encoded.width), &[]),
             &objective,
             &options,
             config.seed,
@@ -218,7 +216,7 @@ pub fn train(data: &Path, config: &Config, hooks: &mut TrainHooks) -> Result<Tra
     }
     let train_seconds = started.elapsed().as_secs_f64();
     notes.push(format!(
-        "trained {} epochs of batch {} in {:.1} s; {}; kept epoch {}",
+        "trained {} epochs of batch {} ({:.1} s in all); {}; kept epoch {}",
         outcome.curve.len(),
         outcome.batches.batch_size,
         train_seconds,
