@@ -120,7 +120,9 @@ pub fn train(args: TrainArgs, print: Print) -> Result<Trained, KilnError> {
     let run = run?;
     run.bundle.save(&model_path)?;
     let report = kiln::report::train_report(&run.bundle.manifest);
-    kiln_report_write(&report, &report_path)?;
+    let html = kiln::report_types::render_html(&report);
+    kiln::atomic::write_atomic(&report_path, html.as_bytes())
+        .map_err(|e| KilnError::write(&report_path, e))?;
     let m = run.bundle.manifest;
     if print == Print::Json {
         println!(
@@ -159,27 +161,16 @@ pub fn train(args: TrainArgs, print: Print) -> Result<Trained, KilnError> {
     })
 }
 
-/// Writes an HTML report, mapping failure to a Kiln error.
-pub fn kiln_report_write(report: &kiln_report_types::Report, path: &Path) -> Result<(), KilnError> {
-    kiln_report_types::write_html(report, path).map_err(|e| KilnError::Write {
-        path: path.display().to_string(),
-        reason: e.to_string(),
-    })
-}
-
-/// The report crate, as re-exported by the library.
-pub use kiln::report_types as kiln_report_types;
-
 /// Fails early, before any training, when an output's folder does not exist.
 fn check_folder_exists(path: &Path) -> Result<(), KilnError> {
     match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() && !dir.is_dir() => Err(KilnError::Write {
-            path: path.display().to_string(),
-            reason: format!(
+        Some(dir) if !dir.as_os_str().is_empty() && !dir.is_dir() => Err(KilnError::write(
+            path,
+            format!(
                 "folder '{}' does not exist; create it or choose another path",
                 dir.display()
             ),
-        }),
+        )),
         _ => Ok(()),
     }
 }
@@ -259,10 +250,8 @@ pub fn predict(model: &Path, data: &Path, out: Option<&Path>, json: bool) -> Res
     };
     match out {
         Some(path) => {
-            kiln::atomic::write_atomic(path, text.as_bytes()).map_err(|e| KilnError::Write {
-                path: path.display().to_string(),
-                reason: e.to_string(),
-            })?;
+            kiln::atomic::write_atomic(path, text.as_bytes())
+                .map_err(|e| KilnError::write(path, e))?;
             eprintln!("wrote {} predictions to {}", p.rows.len(), path.display());
         }
         None => print!("{text}"),

@@ -10,10 +10,7 @@ const BREAST_CANCER: &str = include_str!("../../../datasets/breast_cancer.csv");
 
 /// Runs the demo in folder `out`.
 pub fn run(out: &Path, json: bool) -> Result<(), KilnError> {
-    let write_err = |path: &Path, e: std::io::Error| KilnError::Write {
-        path: path.display().to_string(),
-        reason: e.to_string(),
-    };
+    let write_err = |path: &Path, e: std::io::Error| KilnError::write(path, e);
     std::fs::create_dir_all(out).map_err(|e| write_err(out, e))?;
     // Every fifth row is held back from training, to evaluate on rows the model never saw.
     let (train_rows, holdout_rows) = split_every_fifth(BREAST_CANCER);
@@ -56,7 +53,8 @@ pub fn run(out: &Path, json: bool) -> Result<(), KilnError> {
     kiln::atomic::write_atomic(&sample, shuffled.as_bytes()).map_err(|e| write_err(&sample, e))?;
     let predictions = out.join("predictions.csv");
     commands::predict(&trained.model, &sample, Some(&predictions), false)?;
-    let text = std::fs::read_to_string(&predictions).map_err(|e| write_err(&predictions, e))?;
+    let text = std::fs::read_to_string(&predictions)
+        .map_err(|e| KilnError::write(&predictions, format!("cannot read it back: {e}")))?;
     say(text.trim_end());
     say(&format!(
         "\nopen {} to see the learning curves, metrics and confusion matrix.",

@@ -5,11 +5,8 @@
 //! builds one of these, so charts look the same everywhere.
 
 mod chart;
-mod file;
 mod html;
 mod ticks;
-
-use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
@@ -17,12 +14,6 @@ use serde::{Deserialize, Serialize};
 /// script and nothing fetched from anywhere. All report text is HTML-escaped.
 pub fn render_html(report: &Report) -> String {
     html::page(report)
-}
-
-/// Renders `report` and writes it to `path` atomically (through a synced temporary file in the
-/// same directory, renamed over `path`), so a reader never sees a half-written page.
-pub fn write_html(report: &Report, path: &Path) -> std::io::Result<()> {
-    file::write_atomically(path, render_html(report).as_bytes())
 }
 
 /// A whole report: a title, a subtitle line and its sections in order.
@@ -153,14 +144,6 @@ mod tests {
         }
     }
 
-    /// The names of the entries in `dir`.
-    fn entries(dir: &Path) -> Vec<String> {
-        std::fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect()
-    }
-
     #[test]
     fn render_html_draws_every_section() {
         let html = render_html(&report());
@@ -169,31 +152,5 @@ mod tests {
         assert_eq!(html.matches("<section>").count(), 2);
         assert_eq!(html.matches("<svg").count(), 1);
         assert_eq!(html.matches("<polyline").count(), 2);
-    }
-
-    #[test]
-    fn write_html_writes_the_page_and_leaves_no_temporary_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("report.html");
-        std::fs::write(&path, "old").unwrap();
-        write_html(&report(), &path).unwrap();
-        assert_eq!(
-            std::fs::read_to_string(&path).unwrap(),
-            render_html(&report())
-        );
-        assert_eq!(entries(dir.path()), ["report.html"]);
-    }
-
-    #[test]
-    fn write_html_failure_cleans_up() {
-        let dir = tempfile::tempdir().unwrap();
-        // A non-empty directory in the way: the final rename must fail.
-        let path = dir.path().join("report.html");
-        std::fs::create_dir(&path).unwrap();
-        std::fs::write(path.join("keep"), "x").unwrap();
-        assert!(write_html(&report(), &path).is_err());
-        assert_eq!(entries(dir.path()), ["report.html"]);
-        assert!(write_html(&report(), &dir.path().join("missing/report.html")).is_err());
-        assert!(write_html(&report(), Path::new("/")).is_err());
     }
 }

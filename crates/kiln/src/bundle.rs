@@ -110,14 +110,8 @@ impl Bundle {
 
     /// Writes the bundle atomically.
     pub fn save(&self, path: &Path) -> Result<(), KilnError> {
-        let bytes = self.to_bytes().map_err(|reason| KilnError::Write {
-            path: path.display().to_string(),
-            reason,
-        })?;
-        write_atomic(path, &bytes).map_err(|e| KilnError::Write {
-            path: path.display().to_string(),
-            reason: e.to_string(),
-        })
+        let bytes = self.to_bytes().map_err(|e| KilnError::write(path, e))?;
+        write_atomic(path, &bytes).map_err(|e| KilnError::write(path, e))
     }
 
     /// Reads and checks a bundle file.

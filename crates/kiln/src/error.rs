@@ -30,6 +30,14 @@ pub enum KilnError {
 }
 
 impl KilnError {
+    /// A failed write of `path`, for any error that explains itself.
+    pub fn write(path: &std::path::Path, reason: impl std::fmt::Display) -> Self {
+        KilnError::Write {
+            path: path.display().to_string(),
+            reason: reason.to_string(),
+        }
+    }
+
     /// The exit code for this error: 2 for bad input or config, 3 for an unusable model,
     /// 4 for a failed write.
     pub fn exit_code(&self) -> i32 {
