@@ -1,5 +1,6 @@
 //! Learning curves: what each epoch measured, and a reading of the curve for overfitting.
 
+use crate::fit::Objective;
 use serde::{Deserialize, Serialize};
 
 /// The figures of one epoch.
@@ -22,7 +23,8 @@ pub struct EpochRecord {
 }
 
 /// Warnings a careful practitioner would draw from the curve: overfitting, or underfitting.
-pub fn diagnose(curve: &[EpochRecord], best_epoch: usize, metric: &str) -> Vec<String> {
+pub fn diagnose(curve: &[EpochRecord], best_epoch: usize, objective: &Objective) -> Vec<String> {
+    let metric = objective.metric_name();
     let mut notes = Vec::new();
     let Some(best) = curve.iter().find(|r| r.epoch == best_epoch) else {
         return notes;
@@ -40,10 +42,12 @@ pub fn diagnose(curve: &[EpochRecord], best_epoch: usize, metric: &str) -> Vec<S
         ));
     }
     // A gap in the headline metric: accuracy points, or RMSE relative to the training RMSE.
-    let material = if metric == "accuracy" {
-        best.train_metric - best.valid_metric > 0.05
-    } else {
-        best.valid_metric > 1.25 * best.train_metric && best.valid_metric - best.train_metric > 1e-9
+    let material = match objective {
+        Objective::Classification { .. } => best.train_metric - best.valid_metric > 0.05,
+        Objective::Regression { .. } => {
+            best.valid_metric > 1.25 * best.train_metric
+                && best.valid_metric - best.train_metric > 1e-9
+        }
     };
     if material {
         notes.push(format!(
@@ -64,6 +68,8 @@ pub fn diagnose(curve: &[EpochRecord], best_epoch: usize, metric: &str) -> Vec<S
 mod tests {
     use super::*;
 
+    const CLASSES: Objective = Objective::Classification { classes: 2 };
+
     fn record(epoch: usize, train_loss: f64, valid_loss: f64) -> EpochRecord {
         EpochRecord {
             epoch,
@@ -83,7 +89,7 @@ mod tests {
             record(2, 0.3, 0.35),
             record(3, 0.1, 0.6),
         ];
-        let notes = diagnose(&curve, 2, "accuracy");
+        let notes = diagnose(&curve, 2, &CLASSES);
         assert!(
             notes.iter().any(|n| n.starts_with("overfitting")),
             "{notes:?}"
@@ -97,7 +103,7 @@ mod tests {
             record(2, 0.3, 0.31),
             record(3, 0.29, 0.32),
         ];
-        assert!(diagnose(&curve, 2, "accuracy").is_empty());
+        assert!(diagnose(&curve, 2, &CLASSES).is_empty());
     }
 
     #[test]
@@ -105,19 +111,19 @@ mod tests {
         let mut gap = record(1, 0.1, 0.4);
         gap.train_metric = 0.99;
         gap.valid_metric = 0.90;
-        let notes = diagnose(&[gap.clone()], 1, "accuracy");
+        let notes = diagnose(&[gap.clone()], 1, &CLASSES);
         assert!(
             notes.iter().any(|n| n.starts_with("train/validation gap")),
             "{notes:?}"
         );
         gap.valid_metric = 0.97;
-        assert!(diagnose(&[gap], 1, "accuracy").is_empty());
+        assert!(diagnose(&[gap], 1, &CLASSES).is_empty());
     }
 
     #[test]
     fn still_improving_at_the_end_is_reported() {
         let curve = vec![record(1, 0.5, 0.5), record(2, 0.3, 0.31)];
-        let notes = diagnose(&curve, 2, "accuracy");
+        let notes = diagnose(&curve, 2, &CLASSES);
         assert!(
             notes.iter().any(|n| n.contains("still improving")),
             "{notes:?}"

@@ -223,11 +223,7 @@ pub fn train(data: &Path, config: &Config, hooks: &mut TrainHooks) -> Result<Tra
         outcome.stop_reason,
         outcome.best_epoch
     ));
-    notes.extend(diagnose(
-        &outcome.curve,
-        outcome.best_epoch,
-        objective.metric_name(),
-    ));
+    notes.extend(diagnose(&outcome.curve, outcome.best_epoch, &objective));
     notes.extend(notes_after);
     let (test_metrics, confusion) = score(&final_model, &test_x, &test_y);
     let manifest = Manifest {
