@@ -91,8 +91,7 @@ fn main() {
     };
     let device = Device::flex();
     let ad = device.clone().autodiff();
-    ad.seed(0);
-    let mut model = config.init(&ad);
+    let mut model = config.init(&ad, 0);
     // AdamW without weight decay is Adam.
     let mut optim = AdamWConfig::new().with_weight_decay(0.0).init();
     let mut rng = ChaCha8Rng::seed_from_u64(1);

@@ -1,6 +1,7 @@
 //! Accuracy with no options on the team's real data sets (`../shared/datasets`, present in CI
 //! and developer checkouts; skipped with a message where absent). Thresholds are the
-//! foundation issue's: each must be met at the default seed.
+//! foundation issue's. Each is checked on the mean of three seeds (the default, 42, and the two
+//! after it): on wine's 36 test rows one row is 2.8 points, so a single split measures luck.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -10,8 +11,11 @@ fn shared() -> Option<PathBuf> {
     dir.is_dir().then_some(dir)
 }
 
-/// Trains with no options; returns the test metrics and the wall time in seconds.
-fn train(file: &str, target: &str) -> Option<(serde_json::Value, f64)> {
+/// The seeds every check averages over, starting at the default.
+const SEEDS: [u64; 3] = [42, 43, 44];
+
+/// Trains with no options but the seed; returns the test metrics and the wall time in seconds.
+fn train(file: &str, target: &str, seed: u64) -> Option<(serde_json::Value, f64)> {
     let Some(dir) = shared() else {
         eprintln!("skipped: ../shared/datasets not found");
         return None;
@@ -25,6 +29,8 @@ fn train(file: &str, target: &str) -> Option<(serde_json::Value, f64)> {
             "--target",
             target,
             "--json",
+            "--seed",
+            &seed.to_string(),
         ])
         .current_dir(out.path())
         .output()
@@ -34,11 +40,23 @@ fn train(file: &str, target: &str) -> Option<(serde_json::Value, f64)> {
     Some((v["test_metrics"].clone(), start.elapsed().as_secs_f64()))
 }
 
+/// The mean of `metric` on the test split over [`SEEDS`], or `None` where the data is absent.
+fn mean_metric(file: &str, target: &str, metric: &str) -> Option<f64> {
+    let mut values = Vec::new();
+    for seed in SEEDS {
+        let (m, secs) = train(file, target, seed)?;
+        let value = m[metric]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{file}: no {metric} in {m}"));
+        eprintln!("{file}: seed {seed}: test {metric} {value:.4} in {secs:.1} s");
+        values.push(value);
+    }
+    Some(values.iter().sum::<f64>() / values.len() as f64)
+}
+
 fn check_accuracy(file: &str, target: &str, at_least: f64) {
-    if let Some((m, secs)) = train(file, target) {
-        let acc = m["accuracy"].as_f64().unwrap();
-        eprintln!("{file}: test accuracy {acc:.4} in {secs:.1} s");
-        assert!(acc >= at_least, "{file}: accuracy {acc} < {at_least}");
+    if let Some(acc) = mean_metric(file, target, "accuracy") {
+        assert!(acc >= at_least, "{file}: mean accuracy {acc} < {at_least}");
     }
 }
 
@@ -64,11 +82,7 @@ fn digits_reaches_96_percent() {
 
 #[test]
 fn wine_quality_is_regression_with_rmse_at_most_068() {
-    if let Some((m, secs)) = train("winequality-red.csv", "quality") {
-        let rmse = m["rmse"]
-            .as_f64()
-            .expect("quality is inferred as regression");
-        eprintln!("winequality-red.csv: test RMSE {rmse:.4} in {secs:.1} s");
-        assert!(rmse <= 0.68, "rmse {rmse}");
+    if let Some(rmse) = mean_metric("winequality-red.csv", "quality", "rmse") {
+        assert!(rmse <= 0.68, "mean rmse {rmse}");
     }
 }

@@ -4,11 +4,10 @@
 //! their predictions averaged.
 
 use burn::module::Param;
-use burn::nn::{Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig};
+use burn::nn::{LayerNorm, LayerNormConfig, Linear};
 use burn::prelude::*;
-use burn::tensor::Distribution;
 use burn::tensor::activation;
-use rand::RngCore;
+use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
@@ -116,12 +115,16 @@ impl NetworkConfig {
         self.shape.validate()
     }
 
-    /// Builds a freshly initialised network on `device` (seed the device first for determinism).
-    pub fn init(&self, device: &Device) -> TabularNet {
+    /// Builds a freshly initialised network on `device`, every weight drawn on the host from
+    /// `seed`, so the same seed gives the same network whatever else runs in the process.
+    pub fn init(&self, device: &Device, seed: u64) -> TabularNet {
+        let rng = &mut ChaCha8Rng::seed_from_u64(seed);
         let shape = &self.shape;
-        let linear = |i, o| LinearConfig::new(i, o).init(device);
-        let block = |inputs| Block {
-            linear: linear(inputs, shape.width),
+        let mut block = |inputs: usize| Block {
+            linear: Linear {
+                weight: uniform(rng, [inputs, shape.width], inputs, device),
+                bias: Some(uniform(rng, [shape.width], inputs, device)),
+            },
             norm: shape
                 .layer_norm
                 .then(|| LayerNormConfig::new(shape.width).init(device)),
@@ -132,24 +135,37 @@ impl NetworkConfig {
         let k = shape.ensemble;
         // Random ±1 signs make the members differ from the first step (TabM's initialisation).
         let adapter = (k > 1).then(|| {
-            let signs = Tensor::<2>::random([k, shape.width], Distribution::Bernoulli(0.5), device);
-            Param::from_tensor(signs.mul_scalar(2.0).sub_scalar(1.0))
+            let signs: Vec<f32> = (0..k * shape.width)
+                .map(|_| if rng.next_u32() & 1 == 0 { -1.0 } else { 1.0 })
+                .collect();
+            Param::from_tensor(Tensor::from_data(
+                TensorData::new(signs, [k, shape.width]),
+                device,
+            ))
         });
-        let bound = 1.0 / (shape.width as f64).sqrt();
-        let uniform = Initializer::Uniform {
-            min: -bound,
-            max: bound,
-        };
         TabularNet {
             hidden,
             adapter,
-            head_weight: uniform.init([k, shape.width, self.outputs], device),
-            head_bias: uniform.init([k, self.outputs], device),
+            head_weight: uniform(rng, [k, shape.width, self.outputs], shape.width, device),
+            head_bias: uniform(rng, [k, self.outputs], shape.width, device),
             dropout: shape.dropout,
             activation: shape.activation.code(),
             ensemble: k,
         }
     }
+}
+
+/// A parameter drawn uniformly from ±1/sqrt(fan_in) (PyTorch's default for linear layers).
+fn uniform<const D: usize>(
+    rng: &mut ChaCha8Rng,
+    dims: [usize; D],
+    fan_in: usize,
+    device: &Device,
+) -> Param<Tensor<D>> {
+    let bound = 1.0 / (fan_in.max(1) as f32).sqrt();
+    let n: usize = dims.iter().product();
+    let values: Vec<f32> = (0..n).map(|_| rng.random_range(-bound..bound)).collect();
+    Param::from_tensor(Tensor::from_data(TensorData::new(values, dims), device))
 }
 
 /// One hidden layer: linear, optional layer norm (activation and dropout are applied by the net).
@@ -255,6 +271,7 @@ impl Block {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use burn::tensor::Distribution;
 
     fn config(ensemble: usize) -> NetworkConfig {
         NetworkConfig {
@@ -275,7 +292,7 @@ mod tests {
     fn output_shape_is_batch_members_outputs() {
         let device = Device::flex();
         for k in [1, 4] {
-            let net = config(k).init(&device);
+            let net = config(k).init(&device, 1);
             let y = net.forward(Tensor::zeros([7, 5], &device));
             assert_eq!(y.dims(), [7, k, 3]);
         }
@@ -284,12 +301,11 @@ mod tests {
     #[test]
     fn members_differ_but_share_weights() {
         let device = Device::flex();
-        device.seed(3);
-        let net = config(4).init(&device);
+        let net = config(4).init(&device, 3);
         let x = Tensor::<2>::random([2, 5], Distribution::Normal(0.0, 1.0), &device);
         let y = net.forward(x).into_data().try_into_vec::<f32>().unwrap();
         assert_ne!(y[0..3], y[3..6], "members give different outputs");
-        let plain = config(1).init(&device).num_params();
+        let plain = config(1).init(&device, 3).num_params();
         assert!(
             net.num_params() < plain * 2,
             "members share the hidden weights"

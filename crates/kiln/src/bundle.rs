@@ -175,7 +175,8 @@ impl Bundle {
         })?;
         manifest.network.validate()?;
         let device = Device::flex();
-        let mut model = manifest.network.init(&device);
+        // The initial values are overwritten by the stored weights.
+        let mut model = manifest.network.init(&device, 0);
         let mut store = SafetensorsStore::from_bytes(Some(body[weights_range].to_vec()));
         model
             .load_from(&mut store)
