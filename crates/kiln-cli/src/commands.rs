@@ -71,6 +71,9 @@ pub struct TrainArgs {
     /// Most epochs [default: chosen from the data size].
     #[arg(long)]
     pub epochs: Option<usize>,
+    /// Train even if the data has error-level anomalies (they are still reported).
+    #[arg(long)]
+    pub allow_anomalies: bool,
     /// Print the results as JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -101,6 +104,7 @@ pub fn train(args: TrainArgs, print: Print) -> Result<Trained, KilnError> {
     if let Some(e) = args.epochs {
         config.train.epochs = e;
     }
+    config.data.allow_anomalies |= args.allow_anomalies;
     let model_path = args.out.unwrap_or_else(|| default_model_path(&args.data));
     let report_path = args
         .report
@@ -162,7 +166,7 @@ pub fn train(args: TrainArgs, print: Print) -> Result<Trained, KilnError> {
 }
 
 /// Fails early, before any training, when an output's folder does not exist.
-fn check_folder_exists(path: &Path) -> Result<(), KilnError> {
+pub fn check_folder_exists(path: &Path) -> Result<(), KilnError> {
     match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() && !dir.is_dir() => Err(KilnError::write(
             path,

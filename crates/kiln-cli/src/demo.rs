@@ -1,6 +1,7 @@
 //! `kiln demo`: the whole pipeline on the bundled UCI breast cancer table (CC BY 4.0).
 
 use crate::commands::{self, Print, TrainArgs};
+use crate::data::{self, CorrectionArg, ProfileArgs, ValidateArgs};
 use kiln::KilnError;
 use serde_json::json;
 use std::path::Path;
@@ -26,10 +27,25 @@ pub fn run(out: &Path, json: bool) -> Result<(), KilnError> {
     };
     let count = |text: &str| text.lines().count() - 1;
     let (n_train, n_holdout) = (count(&train_rows), count(&holdout_rows));
+    let print = if json { Print::Nothing } else { Print::Text };
     say(&format!(
-        "== 1. train: UCI breast cancer ({n_train} of {} rows, 30 features), target 'diagnosis', no options",
+        "== 1. profile: UCI breast cancer ({n_train} of {} rows, 31 columns): statistics, schema, report",
         n_train + n_holdout
     ));
+    let schema = out.join("breast_cancer.schema.toml");
+    data::profile(
+        ProfileArgs {
+            data: data.clone(),
+            out: Some(out.join("breast_cancer.profile.json")),
+            report: Some(out.join("breast_cancer.profile.html")),
+            schema: Some(schema.clone()),
+            seed: 42,
+            threads: 0,
+            json: false,
+        },
+        print,
+    )?;
+    say("\n== 2. train: target 'diagnosis', no options (the data is validated first)");
     let args = TrainArgs {
         data: data.clone(),
         target: Some("diagnosis".into()),
@@ -39,15 +55,15 @@ pub fn run(out: &Path, json: bool) -> Result<(), KilnError> {
         seed: None,
         task: None,
         epochs: None,
+        allow_anomalies: false,
         json: false,
     };
-    let print = if json { Print::Nothing } else { Print::Text };
     let trained = commands::train(args, print)?;
     say(&format!(
-        "\n== 2. evaluate: the {n_holdout} held-back rows, which training never saw"
+        "\n== 3. evaluate: the {n_holdout} held-back rows, which training never saw"
     ));
     let evaluation = commands::evaluate(&trained.model, &holdout, print)?;
-    say("\n== 3. predict: six held-back rows with their columns shuffled and an extra column");
+    say("\n== 4. predict: six held-back rows with their columns shuffled and an extra column");
     let sample = out.join("new_patients.csv");
     let shuffled = reorder_with_extra(&holdout_rows, 6);
     kiln::atomic::write_atomic(&sample, shuffled.as_bytes()).map_err(|e| write_err(&sample, e))?;
@@ -56,6 +72,29 @@ pub fn run(out: &Path, json: bool) -> Result<(), KilnError> {
     let text = std::fs::read_to_string(&predictions)
         .map_err(|e| KilnError::write(&predictions, format!("cannot read it back: {e}")))?;
     say(text.trim_end());
+    let validate = |file: &Path| {
+        data::validate(
+            ValidateArgs {
+                data: file.to_path_buf(),
+                schema: None,
+                reference: Some(trained.model.clone()),
+                report: Some(file.with_extension("validation.html")),
+                alpha: 0.05,
+                correction: CorrectionArg::Fdr,
+                json: false,
+            },
+            print,
+        )
+    };
+    say("\n== 5. validate: the held-back rows against the model's training profile (serving skew)");
+    let clean = validate(&holdout)?;
+    say(
+        "\n== 6. validate: a damaged copy (a column dropped, text in a number, a shifted feature, 30% missing, a new label)",
+    );
+    let damaged = out.join("breast_cancer_damaged.csv");
+    kiln::atomic::write_atomic(&damaged, damage(&holdout_rows).as_bytes())
+        .map_err(|e| write_err(&damaged, e))?;
+    let broken = validate(&damaged)?;
     say(&format!(
         "\nopen {} to see the learning curves, metrics and confusion matrix.",
         trained.report.display()
@@ -70,6 +109,9 @@ pub fn run(out: &Path, json: bool) -> Result<(), KilnError> {
                 "test_metrics": m.test_metrics,
                 "holdout_metrics": evaluation,
                 "predictions": predictions,
+                "holdout_validation": {"passed": clean.passed, "errors": clean.errors},
+                "damaged_validation": {"passed": broken.passed, "errors": broken.errors,
+                    "anomalies": broken.anomalies},
             }))
             .expect("json")
         );
@@ -88,6 +130,36 @@ fn split_every_fifth(csv: &str) -> (String, String) {
         part.push('\n');
     }
     (train, holdout)
+}
+
+/// The table damaged five ways: its fifth column dropped, text in one cell of the second,
+/// the third scaled by 1.5, every third value of the fourth missing, and a label the model
+/// never saw in every tenth row of the last.
+fn damage(csv: &str) -> String {
+    csv.lines()
+        .enumerate()
+        .map(|(i, line)| {
+            let mut cells: Vec<String> = line.split(',').map(String::from).collect();
+            cells.remove(4);
+            if i > 0 {
+                if i == 3 {
+                    cells[1] = "n/a-typo".into();
+                }
+                if let Ok(v) = cells[2].parse::<f64>() {
+                    cells[2] = format!("{:.4}", v * 1.5);
+                }
+                if i % 3 == 0 {
+                    cells[3].clear();
+                }
+                if i % 10 == 0
+                    && let Some(last) = cells.last_mut()
+                {
+                    *last = "uncertain".into();
+                }
+            }
+            cells.join(",") + "\n"
+        })
+        .collect()
 }
 
 /// The first `rows` data rows with columns in reverse order and a `note` column added.

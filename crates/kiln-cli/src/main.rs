@@ -1,6 +1,7 @@
 //! The `kiln` command-line tool: a thin layer over the `kiln` library.
 
 mod commands;
+mod data;
 mod demo;
 mod progress;
 
@@ -19,6 +20,11 @@ struct Cli {
 enum Command {
     /// Train a network on a CSV or Parquet table and write a model bundle and an HTML report.
     Train(commands::TrainArgs),
+    /// Profile a table: per-column type, missing, distinct, statistics, quantiles, top values.
+    Profile(data::ProfileArgs),
+    /// Check a table against a schema and/or a reference: anomalies and drift. Exit code 1
+    /// when an error-level anomaly is found.
+    Validate(data::ValidateArgs),
     /// Score a model on a labelled table: accuracy, F1, log loss, ROC AUC or RMSE, MAE, R².
     Evaluate {
         /// The model bundle.
@@ -69,6 +75,17 @@ fn main() {
         Command::Train(args) => {
             let print = commands::Print::from_json_flag(args.json);
             commands::train(args, print).map(|_| ())
+        }
+        Command::Profile(args) => {
+            let print = commands::Print::from_json_flag(args.json);
+            data::profile(args, print)
+        }
+        Command::Validate(args) => {
+            let print = commands::Print::from_json_flag(args.json);
+            match data::validate(args, print) {
+                Ok(v) if !v.passed => std::process::exit(1),
+                other => other.map(|_| ()),
+            }
         }
         Command::Evaluate { model, data, json } => {
             commands::evaluate(&model, &data, commands::Print::from_json_flag(json)).map(|_| ())

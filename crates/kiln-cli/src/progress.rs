@@ -60,3 +60,50 @@ pub fn stop_on_ctrl_c() -> Arc<AtomicBool> {
     }
     flag
 }
+
+/// A progress bar over a pass through a data file: bytes where the size is known, else rows.
+pub struct PassBar {
+    bar: ProgressBar,
+}
+
+impl PassBar {
+    /// A bar with nothing read yet, labelled `what`.
+    pub fn new(what: &str) -> Self {
+        let bar = ProgressBar::new(0);
+        bar.set_message(what.to_string());
+        Self { bar }
+    }
+
+    /// Records progress.
+    pub fn update(&self, p: kiln::profile::Progress) {
+        match p.total_bytes {
+            Some(total) if self.bar.length() != Some(total) => {
+                self.bar.set_length(total);
+                self.bar.set_style(
+                    ProgressStyle::with_template(
+                        "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}",
+                    )
+                    .expect("valid template")
+                    .progress_chars("=> "),
+                );
+            }
+            None if self.bar.length() == Some(0) => {
+                self.bar.set_length(u64::MAX);
+                self.bar.set_style(
+                    ProgressStyle::with_template("{spinner} {msg}: {human_pos} rows {per_sec}")
+                        .expect("valid template"),
+                );
+            }
+            _ => {}
+        }
+        self.bar.set_position(match p.total_bytes {
+            Some(_) => p.position,
+            None => p.rows,
+        });
+    }
+
+    /// Removes the bar.
+    pub fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}

@@ -6,13 +6,15 @@ pub mod infer;
 pub mod preprocess;
 pub mod read;
 pub mod split;
+pub mod stream;
 pub mod table;
 pub mod task;
 
 pub use error::DataError;
 pub use infer::{ColumnKind, ColumnPlan, infer_columns};
 pub use preprocess::{Encoded, PreprocessOptions, Preprocessor};
-pub use read::read_table;
+pub use read::{RawValue, classify, read_table};
 pub use split::{Split, split_indices};
+pub use stream::{Chunk, RecordStream};
 pub use table::{Cell, Column, Table};
 pub use task::{Target, Task, TaskChoice, infer_task};

@@ -32,7 +32,7 @@ pub fn read_table(path: &Path) -> Result<Table, DataError> {
     }
 }
 
-fn open(path: &Path) -> Result<File, DataError> {
+pub(crate) fn open(path: &Path) -> Result<File, DataError> {
     File::open(path).map_err(|e| DataError::Io {
         file: path.display().to_string(),
         reason: e.to_string(),
@@ -42,29 +42,49 @@ fn open(path: &Path) -> Result<File, DataError> {
 /// Whether a trimmed cell is one of the usual missing-value markers.
 pub fn is_missing_marker(s: &str) -> bool {
     s.is_empty()
-        || matches!(
-            s.to_ascii_lowercase().as_str(),
-            "na" | "n/a" | "null" | "none" | "?" | "#n/a"
-        )
+        || (s.len() <= 4
+            && ["na", "n/a", "null", "none", "?", "#n/a"]
+                .iter()
+                .any(|m| s.eq_ignore_ascii_case(m)))
 }
 
-/// Parses one trimmed cell: missing, a finite number, text, or an error for NaN/infinity.
-pub fn parse_cell(raw: &str) -> Result<Cell, String> {
+/// A cell classified without copying it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum RawValue<'a> {
+    /// Empty, or a recognised missing marker.
+    Missing,
+    /// A finite number.
+    Number(f64),
+    /// NaN or an infinity, as written.
+    NonFinite(&'a str),
+    /// Anything else, trimmed.
+    Text(&'a str),
+}
+
+/// Classifies one cell: missing marker, finite number, NaN/infinity, or text (trimmed).
+pub fn classify(raw: &str) -> RawValue<'_> {
     let s = raw.trim();
     if is_missing_marker(s) {
-        return Ok(Cell::Missing);
+        return RawValue::Missing;
     }
     let first = s.as_bytes()[0];
     let numeric_start =
         first.is_ascii_digit() || matches!(first, b'-' | b'+' | b'.' | b'i' | b'I' | b'n' | b'N');
-    if let Some(v) = numeric_start.then(|| s.parse::<f64>().ok()).flatten() {
-        return if v.is_finite() {
-            Ok(Cell::Num(v))
-        } else {
-            Err(s.to_string())
-        };
+    match numeric_start.then(|| s.parse::<f64>().ok()).flatten() {
+        Some(v) if v.is_finite() => RawValue::Number(v),
+        Some(_) => RawValue::NonFinite(s),
+        None => RawValue::Text(s),
     }
-    Ok(Cell::Text(s.to_string()))
+}
+
+/// Parses one trimmed cell: missing, a finite number, text, or an error for NaN/infinity.
+pub fn parse_cell(raw: &str) -> Result<Cell, String> {
+    match classify(raw) {
+        RawValue::Missing => Ok(Cell::Missing),
+        RawValue::Number(v) => Ok(Cell::Num(v)),
+        RawValue::NonFinite(s) => Err(s.to_string()),
+        RawValue::Text(s) => Ok(Cell::Text(s.to_string())),
+    }
 }
 
 /// Reads delimited text, guessing the delimiter (comma, tab, semicolon) from the header.
@@ -74,12 +94,7 @@ pub fn read_csv<R: Read>(reader: BufReader<R>, file: &str) -> Result<Table, Data
         file: file.to_string(),
         reason: e.to_string(),
     };
-    let header_peek = reader.fill_buf().map_err(io_err)?;
-    let first_line = header_peek.split(|&b| b == b'\n').next().unwrap_or(&[]);
-    let delimiter = [b',', b'\t', b';']
-        .into_iter()
-        .max_by_key(|d| first_line.iter().filter(|b| *b == d).count())
-        .unwrap_or(b',');
+    let delimiter = sniff_delimiter(reader.fill_buf().map_err(io_err)?);
     let mut csv = csv::ReaderBuilder::new()
         .delimiter(delimiter)
         .has_headers(true)
@@ -130,18 +145,30 @@ pub fn read_csv<R: Read>(reader: BufReader<R>, file: &str) -> Result<Table, Data
     })
 }
 
+/// The delimiter (comma, tab or semicolon) that occurs most often on the first line.
+pub(crate) fn sniff_delimiter(start: &[u8]) -> u8 {
+    let first_line = start.split(|&b| b == b'\n').next().unwrap_or(&[]);
+    [b',', b'\t', b';']
+        .into_iter()
+        .max_by_key(|d| first_line.iter().filter(|b| *b == d).count())
+        .unwrap_or(b',')
+}
+
+/// The header `names`, refusing a repeated name.
+pub(crate) fn unique_names(names: Vec<String>, file: &str) -> Result<Vec<String>, DataError> {
+    let mut seen = std::collections::HashSet::new();
+    if let Some(n) = names.iter().find(|n| !seen.insert(*n)) {
+        return Err(DataError::DuplicateColumn {
+            file: file.into(),
+            column: n.clone(),
+        });
+    }
+    Ok(names)
+}
+
 /// Empty columns for the header `names`, refusing a repeated name.
 fn empty_columns(names: Vec<String>, file: &str) -> Result<Vec<Column>, DataError> {
-    let mut seen = std::collections::HashSet::new();
-    for n in &names {
-        if !seen.insert(n) {
-            return Err(DataError::DuplicateColumn {
-                file: file.into(),
-                column: n.clone(),
-            });
-        }
-    }
-    Ok(names
+    Ok(unique_names(names, file)?
         .into_iter()
         .map(|name| Column {
             name,
@@ -150,7 +177,7 @@ fn empty_columns(names: Vec<String>, file: &str) -> Result<Vec<Column>, DataErro
         .collect())
 }
 
-fn csv_error(e: csv::Error, file: &str) -> DataError {
+pub(crate) fn csv_error(e: csv::Error, file: &str) -> DataError {
     let line = e.position().map_or(0, |p| p.line());
     match e.into_kind() {
         csv::ErrorKind::UnequalLengths {

@@ -1,7 +1,7 @@
 //! The HTML page: document skeleton, stylesheet, tables and notes. Charts come from
 //! [`crate::chart`].
 
-use crate::chart::{bar_chart, heatmap, line_chart};
+use crate::chart::{bar_chart, distributions, heatmap, line_chart};
 use crate::{Level, Report, Section};
 
 /// The page's whole stylesheet. Fonts are the reader's system fonts: nothing is fetched.
@@ -24,6 +24,12 @@ thead th { border-bottom: 2px solid #c9ced8; }
 table.kv th { font-weight: 600; color: #3b4453; padding-right: 28px; }
 td.num { text-align: right; }
 svg.chart { display: block; max-width: 100%; height: auto; }
+p.legend { margin: 0 0 10px; color: #3b4453; }
+p.legend .key { margin-right: 18px; white-space: nowrap; }
+.swatch { display: inline-block; width: 12px; height: 12px; border-radius: 2px;
+  margin-right: 6px; vertical-align: -1px; }
+.multiples { display: flex; flex-wrap: wrap; gap: 14px; }
+figure.dist { margin: 0; }
 ul.notes { list-style: none; padding: 0; margin: 0; }
 ul.notes li { padding: 8px 12px; margin: 0 0 6px; border-radius: 6px;
   background: #f2f4f7; border-left: 4px solid #9aa4b5; }
@@ -111,6 +117,15 @@ fn section(section: &Section) -> String {
             value_label,
             bars,
         } => (title, bar_chart(title, value_label, bars)),
+        Section::Distributions {
+            title,
+            reference_label,
+            current_label,
+            items,
+        } => (
+            title,
+            distributions((reference_label, current_label), items),
+        ),
         Section::Notes { title, items } => (title, notes(items)),
     };
     format!(
@@ -180,7 +195,7 @@ fn notes(items: &[(Level, String)]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Series;
+    use crate::{Distribution, Series};
 
     const EVIL: &str = "<script>alert('x')</script>";
 
@@ -223,6 +238,19 @@ mod tests {
                     value_label: s(),
                     bars: vec![(s(), 1.0)],
                 },
+                Section::Distributions {
+                    title: s(),
+                    reference_label: s(),
+                    current_label: s(),
+                    items: vec![Distribution {
+                        name: s(),
+                        labels: vec![s()],
+                        reference: vec![1.0],
+                        current: Some(vec![1.0]),
+                        flagged: true,
+                        caption: s(),
+                    }],
+                },
                 Section::Notes {
                     title: s(),
                     items: vec![(Level::Info, s()), (Level::Warning, s())],
@@ -247,9 +275,9 @@ mod tests {
         assert!(!html.contains("<script"), "raw markup leaked");
         assert!(!html.contains("alert('x')"), "raw quote leaked");
         assert!(html.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"));
-        // The title, the subtitle, six headings and the text inside each section; the charts
+        // The title, the subtitle, seven headings and the text inside each section; the charts
         // also carry their title as an aria-label.
-        assert!(html.matches("&lt;script&gt;").count() >= 20);
+        assert!(html.matches("&lt;script&gt;").count() >= 30);
     }
 
     #[test]

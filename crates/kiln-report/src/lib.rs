@@ -45,6 +45,23 @@ pub struct Series {
     pub points: Vec<(f64, f64)>,
 }
 
+/// One feature's distribution, optionally against a reference, as one small chart.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Distribution {
+    /// Feature name, the small chart's title.
+    pub name: String,
+    /// Bin labels in order: numeric ranges ("1.5–2.0") or category names.
+    pub labels: Vec<String>,
+    /// Share of rows per bin (0..1) in the reference (or the only) data.
+    pub reference: Vec<f64>,
+    /// Share of rows per bin in the current data; `None` when there is only one data set.
+    pub current: Option<Vec<f64>>,
+    /// Drawn highlighted (a drifted or anomalous feature).
+    pub flagged: bool,
+    /// One line under the chart, e.g. "KS p = 0.003 · drift".
+    pub caption: String,
+}
+
 /// One block of the report.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Section {
@@ -101,6 +118,19 @@ pub enum Section {
         value_label: String,
         /// (label, value) bars, drawn in the given order.
         bars: Vec<(String, f64)>,
+    },
+    /// Small multiples: one small bar chart per feature showing its share of rows per bin,
+    /// reference and current side by side, under one legend. Shares that are NaN or infinite
+    /// are left out, others clamped to 0..1; lists of unequal length are padded.
+    Distributions {
+        /// Heading.
+        title: String,
+        /// Legend name of the reference (or only) data, e.g. "training".
+        reference_label: String,
+        /// Legend name of the current data, e.g. "serving".
+        current_label: String,
+        /// The features, drawn in the given order.
+        items: Vec<Distribution>,
     },
     /// A list of notes, warnings highlighted.
     Notes {

@@ -40,7 +40,7 @@ pub struct DataSummary {
 }
 
 /// Everything in a bundle but the weights.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Manifest {
     /// Kiln version that wrote the bundle.
     pub kiln_version: String,
@@ -76,6 +76,9 @@ pub struct Manifest {
     pub train_seconds: f64,
     /// What Kiln decided and noticed, in words.
     pub notes: Vec<String>,
+    /// The training data's profile: what serving and monitoring compare live data against.
+    #[serde(default)]
+    pub profile: Option<kiln_profile::Profile>,
 }
 
 /// A trained model with everything needed to use it.

@@ -49,6 +49,8 @@ pub struct DataOptions {
     pub valid_fraction: f64,
     /// Share of rows held out for the final metrics.
     pub test_fraction: f64,
+    /// Train even when the data has error-level anomalies (they are still reported).
+    pub allow_anomalies: bool,
 }
 
 impl Default for DataOptions {
@@ -59,6 +61,7 @@ impl Default for DataOptions {
             drop: Vec::new(),
             valid_fraction: 0.16,
             test_fraction: 0.2,
+            allow_anomalies: false,
         }
     }
 }

@@ -19,6 +19,22 @@ pub enum KilnError {
         /// What is wrong and what to do.
         problem: String,
     },
+    /// A profile, schema or validation input that cannot be used.
+    #[error(transparent)]
+    Profile(#[from] kiln_profile::ProfileError),
+    /// The data has error-level anomalies and training was not told to accept them.
+    #[error(
+        "'{file}' has {count} error-level anomal{}: {list}; fix the data, or pass --allow-anomalies (data.allow_anomalies = true) to train anyway",
+        if *count == 1 { "y" } else { "ies" }
+    )]
+    Anomalies {
+        /// The data file.
+        file: String,
+        /// How many.
+        count: usize,
+        /// Each, with its column and first line.
+        list: String,
+    },
     /// A file could not be written.
     #[error("cannot write '{path}': {reason}")]
     Write {
@@ -42,7 +58,10 @@ impl KilnError {
     /// 4 for a failed write.
     pub fn exit_code(&self) -> i32 {
         match self {
-            KilnError::Data(_) | KilnError::Config(_) => 2,
+            KilnError::Data(_)
+            | KilnError::Config(_)
+            | KilnError::Profile(_)
+            | KilnError::Anomalies { .. } => 2,
             KilnError::Bundle { .. } => 3,
             KilnError::Write { .. } => 4,
         }

@@ -15,6 +15,7 @@ pub mod config;
 pub mod error;
 pub mod pipeline;
 pub mod report;
+pub mod validation;
 
 pub use bundle::{Bundle, Manifest};
 pub use config::Config;
@@ -23,6 +24,7 @@ pub use pipeline::{Evaluation, Predictions, TrainHooks, TrainRun, evaluate, pred
 
 pub use kiln_data as data;
 pub use kiln_model as model;
+pub use kiln_profile as profile;
 pub use kiln_report as report_types;
 pub use kiln_train as training;
 

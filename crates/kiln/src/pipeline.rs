@@ -35,6 +35,8 @@ pub struct TrainRun {
 /// Trains a model on the table at `data` as `config` says.
 pub fn train(data: &Path, config: &Config, hooks: &mut TrainHooks) -> Result<TrainRun, KilnError> {
     config.validate().map_err(KilnError::Config)?;
+    let (profile, anomalies) =
+        crate::validation::check_training_data(data, config.seed, config.data.allow_anomalies)?;
     let table = read_table(data)?;
     let target_name = config.data.target.clone().ok_or_else(|| {
         KilnError::Config(format!(
@@ -57,6 +59,13 @@ pub fn train(data: &Path, config: &Config, hooks: &mut TrainHooks) -> Result<Tra
         .map(|v| v.unwrap_or(f32::NAN))
         .collect();
     let mut notes = vec![format!("task: {} ({})", target.task, target.reason)];
+    for a in &anomalies {
+        let level = match a.severity {
+            kiln_profile::Severity::Error => "error",
+            kiln_profile::Severity::Warning => "warning",
+        };
+        notes.push(format!("data {level}: {}", crate::validation::describe(a)));
+    }
     let rows_without_target = table.n_rows() - labelled.len();
     if rows_without_target > 0 {
         notes.push(format!(
@@ -251,6 +260,7 @@ pub fn train(data: &Path, config: &Config, hooks: &mut TrainHooks) -> Result<Tra
         batches: outcome.batches,
         train_seconds,
         notes,
+        profile: Some(profile),
     };
     Ok(TrainRun {
         bundle: Bundle {

@@ -93,7 +93,10 @@ pub fn train_report(m: &Manifest) -> Report {
             .notes
             .iter()
             .map(|n| {
-                let warn = n.starts_with("overfitting") || n.starts_with("train/validation gap");
+                let warn = n.starts_with("overfitting")
+                    || n.starts_with("train/validation gap")
+                    || n.starts_with("data warning")
+                    || n.starts_with("data error");
                 (if warn { Level::Warning } else { Level::Info }, n.clone())
             })
             .collect(),

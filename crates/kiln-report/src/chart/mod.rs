@@ -4,10 +4,12 @@
 //! still looks the same.
 
 mod bar;
+mod distribution;
 mod heatmap;
 mod line;
 
 pub(crate) use bar::bar_chart;
+pub(crate) use distribution::distributions;
 pub(crate) use heatmap::heatmap;
 pub(crate) use line::line_chart;
 

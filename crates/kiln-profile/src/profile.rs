@@ -1,0 +1,574 @@
+//! A whole data set's profile, built in one streaming pass: chunks of rows are profiled in
+//! parallel on all cores and merged in file order (so the result does not depend on thread
+//! timing), which is the same merge that combines profiles of files profiled elsewhere.
+
+use crate::check::{Checks, Violations};
+use crate::column::ColumnStats;
+use crate::error::ProfileError;
+use kiln_data::{Chunk, RecordStream};
+use rustc_hash::FxHashSet;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use xxhash_rust::xxh3::{Xxh3, xxh3_64_with_seed};
+
+/// Rows kept in the uniform random sample that drift tests compare.
+pub const SAMPLE_ROWS: usize = 4096;
+/// Distinct rows remembered for counting duplicates exactly; past this, the count stops.
+const DUPLICATE_MEMORY_ROWS: usize = 16_000_000;
+/// Profile format version written in every profile file.
+pub const PROFILE_FORMAT: u32 = 1;
+
+/// How a pass over the data runs.
+#[derive(Debug, Clone)]
+pub struct ProfileOptions {
+    /// Seed of the row sample.
+    pub seed: u64,
+    /// Worker threads (0: one per core).
+    pub threads: usize,
+    /// Rows per chunk handed to a worker.
+    pub chunk_rows: usize,
+}
+
+impl Default for ProfileOptions {
+    fn default() -> Self {
+        Self {
+            seed: 42,
+            threads: 0,
+            chunk_rows: 16_384,
+        }
+    }
+}
+
+/// Progress of a pass: rows done, and bytes done out of a total where the file's size is known.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress {
+    /// Rows read.
+    pub rows: u64,
+    /// Bytes read (plain CSV) or rows read (other formats).
+    pub position: u64,
+    /// The file's size in bytes, where known.
+    pub total_bytes: Option<u64>,
+}
+
+/// The profile of one data set: every column's statistics and the row-level facts.
+#[derive(Debug, Clone)]
+pub struct Profile {
+    /// Where the data came from.
+    pub source: String,
+    /// Data rows.
+    pub rows: u64,
+    /// Columns in file order.
+    pub columns: Vec<ColumnStats>,
+    /// Rows identical to an earlier row.
+    pub duplicate_rows: u64,
+    /// Whether `duplicate_rows` is exact (false after merging separately made profiles, or
+    /// past the rows remembered).
+    pub duplicates_exact: bool,
+    /// Seed of the row sample.
+    pub seed: u64,
+    /// Keys of the sampled rows, ascending (the smallest [`SAMPLE_ROWS`] row keys).
+    pub sample_keys: Vec<u64>,
+    /// Row hashes seen, for counting duplicates while profiling.
+    row_hashes: Option<FxHashSet<u64>>,
+}
+
+/// The serialised form of a [`Profile`]: each column's sampled values name their row by its
+/// position in `sample_keys` rather than by its 20-digit key, which keeps files small.
+#[derive(Serialize, Deserialize)]
+struct ProfileWire {
+    source: String,
+    rows: u64,
+    duplicate_rows: u64,
+    duplicates_exact: bool,
+    seed: u64,
+    sample_keys: Vec<u64>,
+    columns: Vec<ColumnStats>,
+}
+
+impl Serialize for Profile {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let columns = self
+            .columns
+            .iter()
+            .map(|c| {
+                let mut c = c.clone();
+                for (key, _) in &mut c.sample {
+                    *key = self.sample_keys.binary_search(key).unwrap_or(usize::MAX) as u64;
+                }
+                c.sample.retain(|(i, _)| *i != usize::MAX as u64);
+                c
+            })
+            .collect();
+        ProfileWire {
+            source: self.source.clone(),
+            rows: self.rows,
+            duplicate_rows: self.duplicate_rows,
+            duplicates_exact: self.duplicates_exact,
+            seed: self.seed,
+            sample_keys: self.sample_keys.clone(),
+            columns,
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Profile {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let mut wire = ProfileWire::deserialize(d)?;
+        for c in &mut wire.columns {
+            for (index, _) in &mut c.sample {
+                *index = *wire.sample_keys.get(*index as usize).ok_or_else(|| {
+                    serde::de::Error::custom(format!(
+                        "column '{}': sampled row {index} is not among the sample's {} rows",
+                        c.name,
+                        wire.sample_keys.len()
+                    ))
+                })?;
+            }
+        }
+        Ok(Profile {
+            source: wire.source,
+            rows: wire.rows,
+            columns: wire.columns,
+            duplicate_rows: wire.duplicate_rows,
+            duplicates_exact: wire.duplicates_exact,
+            seed: wire.seed,
+            sample_keys: wire.sample_keys,
+            row_hashes: None,
+        })
+    }
+}
+
+impl Profile {
+    /// The profile of no rows of the given columns.
+    pub fn empty(source: &str, headers: &[String], seed: u64) -> Self {
+        Self {
+            source: source.to_string(),
+            rows: 0,
+            columns: headers.iter().map(|h| ColumnStats::new(h)).collect(),
+            duplicate_rows: 0,
+            duplicates_exact: true,
+            seed,
+            sample_keys: Vec::new(),
+            row_hashes: Some(FxHashSet::default()),
+        }
+    }
+
+    /// The column called `name`.
+    pub fn column(&self, name: &str) -> Option<&ColumnStats> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+
+    /// Adds the profile of other rows of the same columns (the same merge joins chunks here
+    /// and profiles made on other machines). Fails when the columns differ.
+    pub fn merge(&mut self, other: &Profile) -> Result<(), ProfileError> {
+        let names = |p: &Profile| p.columns.iter().map(|c| c.name.clone()).collect::<Vec<_>>();
+        if names(self) != names(other) {
+            return Err(ProfileError::Incompatible {
+                reason: format!(
+                    "'{}' and '{}' have different columns",
+                    self.source, other.source
+                ),
+            });
+        }
+        if self.seed != other.seed {
+            return Err(ProfileError::Incompatible {
+                reason: format!(
+                    "'{}' and '{}' were sampled with different seeds ({} and {})",
+                    self.source, other.source, self.seed, other.seed
+                ),
+            });
+        }
+        let mut keys: Vec<u64> = self
+            .sample_keys
+            .iter()
+            .chain(&other.sample_keys)
+            .copied()
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        keys.truncate(SAMPLE_ROWS);
+        let threshold = keys.last().copied().unwrap_or(0);
+        self.sample_keys = keys;
+        for (mine, theirs) in self.columns.iter_mut().zip(&other.columns) {
+            mine.merge(theirs, threshold);
+        }
+        self.rows += other.rows;
+        self.duplicate_rows += other.duplicate_rows;
+        match (&mut self.row_hashes, &other.row_hashes) {
+            (Some(mine), Some(theirs)) if mine.len() + theirs.len() <= DUPLICATE_MEMORY_ROWS => {
+                for h in theirs {
+                    if !mine.insert(*h) {
+                        self.duplicate_rows += 1;
+                    }
+                }
+            }
+            _ => {
+                self.row_hashes = None;
+                self.duplicates_exact = false;
+            }
+        }
+        self.duplicates_exact &= other.duplicates_exact;
+        Ok(())
+    }
+
+    /// Reads a profile written by [`Profile::to_json`].
+    pub fn from_json(text: &str, file: &str) -> Result<Self, ProfileError> {
+        #[derive(Deserialize)]
+        struct Envelope {
+            kiln_profile: u32,
+            profile: Profile,
+        }
+        let envelope: Envelope =
+            serde_json::from_str(text).map_err(|e| ProfileError::BadProfile {
+                file: file.into(),
+                reason: e.to_string(),
+            })?;
+        if envelope.kiln_profile != PROFILE_FORMAT {
+            return Err(ProfileError::BadProfile {
+                file: file.into(),
+                reason: format!(
+                    "profile format {} is not the {PROFILE_FORMAT} this Kiln reads",
+                    envelope.kiln_profile
+                ),
+            });
+        }
+        Ok(envelope.profile)
+    }
+
+    /// The profile as JSON: a readable summary of every column, then the mergeable state.
+    pub fn to_json(&self) -> String {
+        let summary = crate::summary::summarize(self);
+        serde_json::to_string_pretty(&serde_json::json!({
+            "kiln_profile": PROFILE_FORMAT,
+            "summary": summary,
+            "profile": self,
+        }))
+        .expect("profiles serialise")
+    }
+}
+
+/// A profile and what the checks found in the same pass.
+#[derive(Debug, Clone)]
+pub struct Pass {
+    /// The data's profile.
+    pub profile: Profile,
+    /// Violations of the checks, one entry per column in file order.
+    pub violations: Vec<Violations>,
+}
+
+/// Profiles the table file at `path` in one streaming pass, counting violations of `checks`
+/// on the way; `on_progress` is called after each chunk.
+pub fn profile_file(
+    path: &Path,
+    options: &ProfileOptions,
+    checks: &Checks,
+    on_progress: &mut dyn FnMut(Progress),
+) -> Result<Pass, ProfileError> {
+    let mut stream = RecordStream::open(path)?;
+    profile_stream(&mut stream, options, checks, on_progress)
+}
+
+/// One chunk's results: its profile and violations, and the chunk back for reuse.
+type ChunkResult = (
+    usize,
+    Result<(Profile, Vec<Violations>), ProfileError>,
+    Chunk,
+);
+
+/// Profiles an open stream; see [`profile_file`].
+pub fn profile_stream(
+    stream: &mut RecordStream,
+    options: &ProfileOptions,
+    checks: &Checks,
+    on_progress: &mut dyn FnMut(Progress),
+) -> Result<Pass, ProfileError> {
+    let headers = stream.headers().to_vec();
+    let source = stream.file().to_string();
+    let checks = checks.resolve(&headers);
+    let threads = match options.threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    };
+    let chunk_rows = options.chunk_rows.max(1);
+    let in_flight_limit = threads * 2 + 1;
+    let mut total = Profile::empty(&source, &headers, options.seed);
+    let mut violations = vec![Violations::default(); headers.len()];
+    let (work_tx, work_rx) = mpsc::sync_channel::<(usize, Chunk)>(threads * 2);
+    let work_rx = Arc::new(Mutex::new(work_rx));
+    let (done_tx, done_rx) = mpsc::channel::<ChunkResult>();
+
+    std::thread::scope(|scope| -> Result<(), ProfileError> {
+        for _ in 0..threads {
+            let work_rx = Arc::clone(&work_rx);
+            let done_tx = done_tx.clone();
+            let (headers, source, checks) = (&headers, &source, &checks);
+            scope.spawn(move || {
+                loop {
+                    let next = work_rx.lock().map(|rx| rx.recv());
+                    let Ok(Ok((index, chunk))) = next else { break };
+                    let result = profile_chunk(&chunk, headers, source, options.seed, checks);
+                    if done_tx.send((index, result, chunk)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(done_tx);
+
+        let mut pool: Vec<Chunk> = Vec::new();
+        let mut pending: BTreeMap<usize, (Profile, Vec<Violations>)> = BTreeMap::new();
+        let (mut sent, mut next_merge) = (0usize, 0usize);
+        let mut failure: Option<ProfileError> = None;
+        let absorb = |result: ChunkResult,
+                      pool: &mut Vec<Chunk>,
+                      pending: &mut BTreeMap<usize, (Profile, Vec<Violations>)>,
+                      next_merge: &mut usize,
+                      total: &mut Profile,
+                      violations: &mut Vec<Violations>|
+         -> Result<(), ProfileError> {
+            let (index, outcome, chunk) = result;
+            pool.push(chunk);
+            pending.insert(index, outcome?);
+            while let Some((part, found)) = pending.remove(next_merge) {
+                total.merge(&part)?;
+                for (v, f) in violations.iter_mut().zip(&found) {
+                    v.merge(f);
+                }
+                *next_merge += 1;
+            }
+            Ok(())
+        };
+        let mut reading = true;
+        while reading && failure.is_none() {
+            if sent - next_merge >= in_flight_limit {
+                let Ok(result) = done_rx.recv() else { break };
+                if let Err(e) = absorb(
+                    result,
+                    &mut pool,
+                    &mut pending,
+                    &mut next_merge,
+                    &mut total,
+                    &mut violations,
+                ) {
+                    failure = Some(e);
+                }
+                continue;
+            }
+            let mut chunk = pool.pop().unwrap_or_default();
+            match stream.fill(&mut chunk, chunk_rows) {
+                Ok(0) => reading = false,
+                Ok(_) => {
+                    if work_tx.send((sent, chunk)).is_err() {
+                        break;
+                    }
+                    sent += 1;
+                }
+                Err(e) => failure = Some(e.into()),
+            }
+            while let Ok(result) = done_rx.try_recv() {
+                if let Err(e) = absorb(
+                    result,
+                    &mut pool,
+                    &mut pending,
+                    &mut next_merge,
+                    &mut total,
+                    &mut violations,
+                ) {
+                    failure.get_or_insert(e);
+                }
+            }
+            on_progress(Progress {
+                rows: total.rows,
+                position: stream.position(),
+                total_bytes: stream.total_bytes(),
+            });
+        }
+        drop(work_tx);
+        while failure.is_none() && next_merge < sent {
+            let Ok(result) = done_rx.recv() else { break };
+            if let Err(e) = absorb(
+                result,
+                &mut pool,
+                &mut pending,
+                &mut next_merge,
+                &mut total,
+                &mut violations,
+            ) {
+                failure = Some(e);
+            }
+        }
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    })?;
+    if total.rows == 0 {
+        return Err(kiln_data::DataError::Empty { file: source }.into());
+    }
+    total.row_hashes = None;
+    on_progress(Progress {
+        rows: total.rows,
+        position: stream.position(),
+        total_bytes: stream.total_bytes(),
+    });
+    Ok(Pass {
+        profile: total,
+        violations,
+    })
+}
+
+/// Profiles one chunk of rows.
+fn profile_chunk(
+    chunk: &Chunk,
+    headers: &[String],
+    source: &str,
+    seed: u64,
+    checks: &[crate::check::ColumnCheck],
+) -> Result<(Profile, Vec<Violations>), ProfileError> {
+    let mut part = Profile::empty(source, headers, seed);
+    let mut violations = vec![Violations::default(); headers.len()];
+    // The chunk's share of the sample: its smallest row keys, at most SAMPLE_ROWS of them.
+    let first = chunk.first_row();
+    let mut keys: Vec<u64> = (0..chunk.len() as u64)
+        .map(|i| row_key(first + i, seed))
+        .collect();
+    if keys.len() > SAMPLE_ROWS {
+        keys.select_nth_unstable(SAMPLE_ROWS - 1);
+        keys.truncate(SAMPLE_ROWS);
+    }
+    keys.sort_unstable();
+    let threshold = keys.last().copied().unwrap_or(0);
+    let hashes = part
+        .row_hashes
+        .as_mut()
+        .expect("a fresh profile remembers rows");
+    for (i, (record, line)) in chunk.rows().enumerate() {
+        let key = row_key(first + i as u64, seed);
+        let sampled = (key <= threshold).then_some(key);
+        if !hashes.insert(row_hash(record)) {
+            part.duplicate_rows += 1;
+        }
+        for (c, field) in record.iter().enumerate() {
+            let text = std::str::from_utf8(field).map_err(|_| ProfileError::NotUtf8 {
+                file: source.into(),
+                line,
+                column: headers[c].clone(),
+            })?;
+            let value = part.columns[c].add(text, line, sampled);
+            checks[c].check(&value, line, &mut violations[c]);
+        }
+    }
+    part.rows = chunk.len() as u64;
+    part.sample_keys = keys;
+    Ok((part, violations))
+}
+
+/// A hash of a row's fields as written, with their boundaries, for finding duplicates.
+fn row_hash(record: &csv::ByteRecord) -> u64 {
+    let mut hasher = Xxh3::new();
+    for field in record {
+        hasher.update(field);
+        hasher.update(&[0x1f]);
+    }
+    hasher.digest()
+}
+
+/// A row's sampling key: a seeded hash of its position, so the sample is the same whatever
+/// the chunking or thread timing.
+fn row_key(row: u64, seed: u64) -> u64 {
+    xxh3_64_with_seed(&row.to_le_bytes(), seed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::summary::summarize;
+    use std::io::Write;
+
+    fn write(text: &str) -> tempfile::NamedTempFile {
+        let mut f = tempfile::Builder::new().suffix(".csv").tempfile().unwrap();
+        f.write_all(text.as_bytes()).unwrap();
+        f
+    }
+
+    fn profile(path: &Path, chunk_rows: usize, threads: usize) -> Profile {
+        let options = ProfileOptions {
+            seed: 7,
+            threads,
+            chunk_rows,
+        };
+        profile_file(path, &options, &Checks::default(), &mut |_| {})
+            .unwrap()
+            .profile
+    }
+
+    #[test]
+    fn threads_do_not_change_the_profile_and_chunking_changes_only_rounding() {
+        let mut text = String::from("a,b\n");
+        for i in 0..5000 {
+            text += &format!("{},{}\n", (i * 37) % 101, ["x", "y", "z"][i % 3]);
+        }
+        let f = write(&text);
+        let one = profile(f.path(), 97, 1);
+        let two = profile(f.path(), 97, 2);
+        assert!(
+            one.to_json() == two.to_json(),
+            "thread timing changed the profile"
+        );
+        let whole = profile(f.path(), 100_000, 1);
+        assert_eq!(summarize(&whole).columns[1], summarize(&one).columns[1]);
+        let (a, b) = (whole.columns[0].moments, one.columns[0].moments);
+        assert_eq!((a.n, a.min, a.max), (b.n, b.min, b.max));
+        assert!((a.mean - b.mean).abs() < 1e-12 && (a.m2 - b.m2).abs() < 1e-6);
+        assert_eq!(whole.sample_keys, one.sample_keys);
+        assert_eq!(whole.rows, 5000);
+        // 101 x 3 distinct pairs at most: the rest are duplicates.
+        assert_eq!(whole.duplicate_rows, 5000 - 303);
+        assert_eq!(one.duplicate_rows, 5000 - 303);
+        assert_eq!(one.columns[0].sample.len(), SAMPLE_ROWS);
+    }
+
+    #[test]
+    fn a_profile_reads_back_and_merges_like_the_whole() {
+        let f = write("a\n1\n2\n3\n");
+        let p = profile(f.path(), 2, 1);
+        let back = Profile::from_json(&p.to_json(), "p.json").unwrap();
+        assert_eq!(back.to_json(), p.to_json());
+        let mut twice = back.clone();
+        twice.merge(&back).unwrap();
+        assert_eq!(twice.rows, 6);
+        assert_eq!(twice.columns[0].moments.n, 6);
+        assert!(!twice.duplicates_exact);
+    }
+
+    #[test]
+    fn profiles_of_different_columns_do_not_merge() {
+        let a = profile(write("a\n1\n").path(), 10, 1);
+        let mut b = profile(write("b\n1\n").path(), 10, 1);
+        assert!(
+            b.merge(&a)
+                .unwrap_err()
+                .to_string()
+                .contains("different columns")
+        );
+    }
+
+    #[test]
+    fn invalid_utf8_names_line_and_column() {
+        let mut f = tempfile::Builder::new().suffix(".csv").tempfile().unwrap();
+        f.write_all(b"a,b\n1,ok\n2,\xff\n").unwrap();
+        let err = profile_file(
+            f.path(),
+            &ProfileOptions::default(),
+            &Checks::default(),
+            &mut |_| {},
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("line 3") && err.contains("'b'"), "{err}");
+    }
+}
