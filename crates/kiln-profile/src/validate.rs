@@ -237,12 +237,12 @@ fn column_against_schema(
     } else if kind != expected.kind
         && !matches!(
             (expected.kind, kind),
-            (FeatureType::Categorical, FeatureType::Boolean)
-                | (
-                    FeatureType::Categorical | FeatureType::Boolean,
-                    FeatureType::Numeric
-                )
-                | (_, FeatureType::Empty)
+            // Labels are labels, numbers or words, two of them or more; new ones are caught
+            // by the domain check.
+            (
+                FeatureType::Categorical | FeatureType::Boolean,
+                FeatureType::Categorical | FeatureType::Boolean | FeatureType::Numeric
+            ) | (_, FeatureType::Empty)
         )
     {
         found.push(Anomaly::new(
