@@ -11,8 +11,10 @@ use std::path::{Path, PathBuf};
 /// Options of `kiln profile`.
 #[derive(clap::Args)]
 pub struct ProfileArgs {
-    /// The table (.csv, .tsv, .csv.gz or .parquet).
-    pub data: PathBuf,
+    /// The table (.csv, .tsv, .csv.gz or .parquet); several tables or profiles (.json) with
+    /// the same columns are profiled and merged into one profile, as a cluster would.
+    #[arg(required = true, num_args = 1..)]
+    pub data: Vec<PathBuf>,
     /// Where to write the profile (JSON: a summary and the mergeable sketches).
     #[arg(long, short)]
     pub out: Option<PathBuf>,
@@ -91,13 +93,20 @@ pub fn profile(args: ProfileArgs, print: Print) -> Result<(), KilnError> {
         threads: args.threads,
         ..ProfileOptions::default()
     };
-    let bar = PassBar::new("profiling");
     let started = std::time::Instant::now();
-    let pass = kiln::validation::profile(&args.data, &options, &mut |p| bar.update(p));
-    bar.finish();
-    let pass = pass?;
+    let mut merged: Option<kiln::profile::Profile> = None;
+    for input in &args.data {
+        let bar = PassBar::new("profiling");
+        let part = kiln::validation::reference_profile(input, &options, &mut |p| bar.update(p));
+        bar.finish();
+        let part = part?;
+        match &mut merged {
+            None => merged = Some(part),
+            Some(whole) => whole.merge(&part)?,
+        }
+    }
     let seconds = started.elapsed().as_secs_f64();
-    let profile = &pass.profile;
+    let profile = &merged.expect("clap requires one input");
     if let Some(out) = &args.out {
         write(out, &profile.to_json())?;
     }

@@ -35,7 +35,7 @@ pub fn run(out: &Path, json: bool) -> Result<(), KilnError> {
     let schema = out.join("breast_cancer.schema.toml");
     data::profile(
         ProfileArgs {
-            data: data.clone(),
+            data: vec![data.clone()],
             out: Some(out.join("breast_cancer.profile.json")),
             report: Some(out.join("breast_cancer.profile.html")),
             schema: Some(schema.clone()),

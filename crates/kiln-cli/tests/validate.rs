@@ -165,6 +165,27 @@ fn a_written_schema_validates_and_a_profile_serves_as_reference() {
         out.contains("'uncertain'") && out.contains("concavity_mean"),
         "{out}"
     );
+    // Profiles merge: the reference profiled in two parts equals it profiled whole.
+    let text = std::fs::read_to_string(d.join("reference.csv")).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    let header = lines.remove(0);
+    let (a, b) = lines.split_at(200);
+    std::fs::write(d.join("a.csv"), format!("{header}\n{}\n", a.join("\n"))).unwrap();
+    std::fs::write(d.join("b.csv"), format!("{header}\n{}\n", b.join("\n"))).unwrap();
+    let o = kiln(&["profile", "a.csv", "--out", "a.json"], d);
+    assert!(o.status.success());
+    let whole = kiln(&["profile", "reference.csv", "--json"], d);
+    let merged = kiln(&["profile", "a.json", "b.csv", "--json"], d);
+    let stats = |o: &Output| {
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        v["summary"]["columns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| (c["count"].clone(), c["distinct"].clone(), c["top"].clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(stats(&whole), stats(&merged));
     let by_profile = kiln(&["validate", "damaged.csv", "--reference", "p.json"], d);
     assert_eq!(by_profile.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&by_profile.stdout).contains("DRIFT"));

@@ -431,10 +431,12 @@ fn profile_chunk(
 ) -> Result<(Profile, Vec<Violations>), ProfileError> {
     let mut part = Profile::empty(source, headers, seed);
     let mut violations = vec![Violations::default(); headers.len()];
+    // Rows of different files must not share keys when their profiles are merged.
+    let salt = seed ^ xxh3_64_with_seed(source.as_bytes(), seed);
     // The chunk's share of the sample: its smallest row keys, at most SAMPLE_ROWS of them.
     let first = chunk.first_row();
     let mut keys: Vec<u64> = (0..chunk.len() as u64)
-        .map(|i| row_key(first + i, seed))
+        .map(|i| row_key(first + i, salt))
         .collect();
     if keys.len() > SAMPLE_ROWS {
         keys.select_nth_unstable(SAMPLE_ROWS - 1);
@@ -447,7 +449,7 @@ fn profile_chunk(
         .as_mut()
         .expect("a fresh profile remembers rows");
     for (i, (record, line)) in chunk.rows().enumerate() {
-        let key = row_key(first + i as u64, seed);
+        let key = row_key(first + i as u64, salt);
         let sampled = (key <= threshold).then_some(key);
         if !hashes.insert(row_hash(record)) {
             part.duplicate_rows += 1;
@@ -477,10 +479,10 @@ fn row_hash(record: &csv::ByteRecord) -> u64 {
     hasher.digest()
 }
 
-/// A row's sampling key: a seeded hash of its position, so the sample is the same whatever
-/// the chunking or thread timing.
-fn row_key(row: u64, seed: u64) -> u64 {
-    xxh3_64_with_seed(&row.to_le_bytes(), seed)
+/// A row's sampling key: a hash of its position salted by the seed and the file, so the
+/// sample is the same whatever the chunking or thread timing.
+fn row_key(row: u64, salt: u64) -> u64 {
+    xxh3_64_with_seed(&row.to_le_bytes(), salt)
 }
 
 #[cfg(test)]

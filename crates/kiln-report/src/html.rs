@@ -1,7 +1,7 @@
 //! The HTML page: document skeleton, stylesheet, tables and notes. Charts come from
 //! [`crate::chart`].
 
-use crate::chart::{bar_chart, distributions, heatmap, line_chart};
+use crate::chart::{bar_chart, beeswarm, distributions, heatmap, line_chart, waterfall};
 use crate::{Level, Report, Section};
 
 /// The page's whole stylesheet. Fonts are the reader's system fonts: nothing is fetched.
@@ -126,6 +126,21 @@ fn section(section: &Section) -> String {
             title,
             distributions((reference_label, current_label), items),
         ),
+        Section::Beeswarm {
+            title,
+            value_label,
+            features,
+        } => (title, beeswarm(title, value_label, features)),
+        Section::Waterfall {
+            title,
+            base,
+            prediction,
+            value_label,
+            contributions,
+        } => (
+            title,
+            waterfall(title, value_label, (*base, *prediction), contributions),
+        ),
         Section::Notes { title, items } => (title, notes(items)),
     };
     format!(
@@ -195,7 +210,7 @@ fn notes(items: &[(Level, String)]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Distribution, Series};
+    use crate::{BeeswarmFeature, Distribution, Series};
 
     const EVIL: &str = "<script>alert('x')</script>";
 
@@ -251,6 +266,22 @@ mod tests {
                         caption: s(),
                     }],
                 },
+                Section::Beeswarm {
+                    title: s(),
+                    value_label: s(),
+                    features: vec![BeeswarmFeature {
+                        name: s(),
+                        values: vec![0.5, -0.5, f64::NAN],
+                        colour: vec![Some(0.0), None, Some(1.0)],
+                    }],
+                },
+                Section::Waterfall {
+                    title: s(),
+                    base: 0.0,
+                    prediction: 1.0,
+                    value_label: s(),
+                    contributions: vec![(s(), 1.5), (s(), -0.5)],
+                },
                 Section::Notes {
                     title: s(),
                     items: vec![(Level::Info, s()), (Level::Warning, s())],
@@ -275,9 +306,9 @@ mod tests {
         assert!(!html.contains("<script"), "raw markup leaked");
         assert!(!html.contains("alert('x')"), "raw quote leaked");
         assert!(html.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"));
-        // The title, the subtitle, seven headings and the text inside each section; the charts
+        // The title, the subtitle, nine headings and the text inside each section; the charts
         // also carry their title as an aria-label.
-        assert!(html.matches("&lt;script&gt;").count() >= 30);
+        assert!(html.matches("&lt;script&gt;").count() >= 42);
     }
 
     #[test]

@@ -62,6 +62,18 @@ pub struct Distribution {
     pub caption: String,
 }
 
+/// One feature's row in a beeswarm: each point is one explained row.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BeeswarmFeature {
+    /// Feature name.
+    pub name: String,
+    /// The attribution of each explained row (x position).
+    pub values: Vec<f64>,
+    /// The feature's value in each row scaled to 0..1 (colour: low blue → high red); None where
+    /// unknown (categorical/missing: grey).
+    pub colour: Vec<Option<f64>>,
+}
+
 /// One block of the report.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Section {
@@ -131,6 +143,39 @@ pub enum Section {
         current_label: String,
         /// The features, drawn in the given order.
         items: Vec<Distribution>,
+    },
+    /// A beeswarm of attributions (shap's summary plot): one lane per feature in the given
+    /// order, one dot per explained row at its attribution on an axis shared by all lanes,
+    /// coloured by the feature's value and piled up where dots would overlap. At most 1000
+    /// dots per feature are drawn, evenly spread over its rows; a NaN or infinite attribution
+    /// gets no dot, a colour that is missing, NaN or infinite a grey one.
+    Beeswarm {
+        /// Heading.
+        title: String,
+        /// Label of the attribution axis, e.g. "SHAP value (impact on model output)".
+        value_label: String,
+        /// The features, drawn top to bottom in the given order (most important first).
+        features: Vec<BeeswarmFeature>,
+    },
+    /// A waterfall of one row's attributions (shap's waterfall plot): from the expected output
+    /// at the bottom, one arrow per contribution, each starting where the one below ended,
+    /// up to the prediction at the top. The 11 largest contributions are drawn on their own
+    /// when there are more than 12, the rest as one "N other features" arrow at the bottom.
+    /// A NaN or infinite contribution keeps its row but gets no arrow; contributions that do
+    /// not add up to the prediction get a note; a chart without contributions or with a base
+    /// that is not a number says "No data".
+    Waterfall {
+        /// Heading.
+        title: String,
+        /// The expected output E[f(x)] over the background data, where the arrows start.
+        base: f64,
+        /// The model's output f(x) for the row, where the arrows end.
+        prediction: f64,
+        /// Label of the output axis, e.g. "model output (log-odds)".
+        value_label: String,
+        /// (label, contribution) pairs, largest |contribution| first, drawn top to bottom. A
+        /// label may carry the feature's value, e.g. "area_mean = 1001".
+        contributions: Vec<(String, f64)>,
     },
     /// A list of notes, warnings highlighted.
     Notes {

@@ -4,14 +4,18 @@
 //! still looks the same.
 
 mod bar;
+mod beeswarm;
 mod distribution;
 mod heatmap;
 mod line;
+mod waterfall;
 
 pub(crate) use bar::bar_chart;
+pub(crate) use beeswarm::beeswarm;
 pub(crate) use distribution::distributions;
 pub(crate) use heatmap::heatmap;
 pub(crate) use line::line_chart;
+pub(crate) use waterfall::waterfall;
 
 use crate::html::escape;
 use crate::ticks::Ticks;
@@ -27,12 +31,23 @@ const AXIS: &str = "#555b66";
 const GRID: &str = "#e6e8ec";
 const INK: &str = "#2b303a";
 
+/// Explanation colours as shap draws them: blue for a low feature value or an attribution
+/// that lowers the output.
+const SHAP_BLUE: (u8, u8, u8) = (0, 139, 251);
+/// Red for a high feature value or an attribution that raises the output.
+const SHAP_RED: (u8, u8, u8) = (255, 0, 82);
+
 /// Estimated width in pixels of `s` at the charts' 12 px font.
 const CHAR_WIDTH: f64 = 7.0;
 
 /// The colour of series (or bar group) number `i`.
 fn colour(i: usize) -> &'static str {
     PALETTE[i % PALETTE.len()]
+}
+
+/// `(r, g, b)` as a `#rrggbb` colour.
+fn hex((r, g, b): (u8, u8, u8)) -> String {
+    format!("#{r:02x}{g:02x}{b:02x}")
 }
 
 /// Estimated rendered width of `s` in pixels.
