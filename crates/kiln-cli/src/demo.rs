@@ -2,6 +2,7 @@
 
 use crate::commands::{self, Print, TrainArgs};
 use crate::data::{self, CorrectionArg, ProfileArgs, ValidateArgs};
+use crate::explain::{self, ExplainArgs, MethodArg};
 use kiln::KilnError;
 use serde_json::json;
 use std::path::Path;
@@ -95,9 +96,29 @@ pub fn run(out: &Path, json: bool) -> Result<(), KilnError> {
     kiln::atomic::write_atomic(&damaged, damage(&holdout_rows).as_bytes())
         .map_err(|e| write_err(&damaged, e))?;
     let broken = validate(&damaged)?;
+    say(
+        "\n== 7. explain: why the model decided as it did for three held-back patients (Kernel SHAP)",
+    );
+    let explanation_report = out.join("breast_cancer.explain.html");
+    let explanation = explain::explain(
+        ExplainArgs {
+            model: trained.model.clone(),
+            data: holdout.clone(),
+            method: MethodArg::Auto,
+            rows: Some("0-2".into()),
+            background: 16,
+            samples: 0,
+            seed: 42,
+            out: Some(out.join("attributions.csv")),
+            report: Some(explanation_report.clone()),
+            json: false,
+        },
+        print,
+    )?;
     say(&format!(
-        "\nopen {} to see the learning curves, metrics and confusion matrix.",
-        trained.report.display()
+        "\nopen {} for the learning curves, metrics and confusion matrix, and {} for the explanations.",
+        trained.report.display(),
+        explanation_report.display()
     ));
     if json {
         let m = &trained.manifest;
@@ -112,6 +133,7 @@ pub fn run(out: &Path, json: bool) -> Result<(), KilnError> {
                 "holdout_validation": {"passed": clean.passed, "errors": clean.errors},
                 "damaged_validation": {"passed": broken.passed, "errors": broken.errors,
                     "anomalies": broken.anomalies},
+                "explanation": explanation,
             }))
             .expect("json")
         );

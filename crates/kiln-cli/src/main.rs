@@ -3,6 +3,7 @@
 mod commands;
 mod data;
 mod demo;
+mod explain;
 mod progress;
 
 use clap::{Parser, Subcommand};
@@ -25,6 +26,9 @@ enum Command {
     /// Check a table against a schema and/or a reference: anomalies and drift. Exit code 1
     /// when an error-level anomaly is found.
     Validate(data::ValidateArgs),
+    /// Explain a model's predictions: SHAP (exact, kernel, permutation), LIME, integrated
+    /// gradients or permutation importance, per original column.
+    Explain(explain::ExplainArgs),
     /// Score a model on a labelled table: accuracy, F1, log loss, ROC AUC or RMSE, MAE, R².
     Evaluate {
         /// The model bundle.
@@ -86,6 +90,10 @@ fn main() {
                 Ok(v) if !v.passed => std::process::exit(1),
                 other => other.map(|_| ()),
             }
+        }
+        Command::Explain(args) => {
+            let print = commands::Print::from_json_flag(args.json);
+            explain::explain(args, print).map(|_| ())
         }
         Command::Evaluate { model, data, json } => {
             commands::evaluate(&model, &data, commands::Print::from_json_flag(json)).map(|_| ())

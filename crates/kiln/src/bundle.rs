@@ -39,6 +39,17 @@ pub struct DataSummary {
     pub test_rows: usize,
 }
 
+/// Encoded training rows kept in the bundle: the background that explanations compare with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EncodedRows {
+    /// Rows held.
+    pub rows: usize,
+    /// Values per row (the network's inputs).
+    pub width: usize,
+    /// Row-major values.
+    pub values: Vec<f32>,
+}
+
 /// Everything in a bundle but the weights.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Manifest {
@@ -79,6 +90,9 @@ pub struct Manifest {
     /// The training data's profile: what serving and monitoring compare live data against.
     #[serde(default)]
     pub profile: Option<kiln_profile::Profile>,
+    /// An evenly spread sample of the encoded training rows, for explanations.
+    #[serde(default)]
+    pub background: Option<EncodedRows>,
 }
 
 /// A trained model with everything needed to use it.

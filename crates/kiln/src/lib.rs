@@ -13,6 +13,7 @@ pub mod atomic;
 pub mod bundle;
 pub mod config;
 pub mod error;
+pub mod explain;
 pub mod pipeline;
 pub mod report;
 pub mod validation;

@@ -25,6 +25,26 @@ pub struct TrainHooks<'a> {
     pub on_epoch: Option<EpochObserver<'a>>,
 }
 
+/// Training rows kept in a bundle for explanations, at most.
+const BACKGROUND_ROWS: usize = 512;
+
+/// Up to [`BACKGROUND_ROWS`] training rows spread evenly over the (shuffled, per-class)
+/// training list, so every class is represented in proportion.
+fn background_sample(encoded: &Encoded, train: &[usize]) -> crate::bundle::EncodedRows {
+    let n = train.len().min(BACKGROUND_ROWS);
+    let width = encoded.width;
+    let mut values = Vec::with_capacity(n * width);
+    for i in 0..n {
+        let row = train[i * train.len() / n];
+        values.extend_from_slice(&encoded.values[row * width..(row + 1) * width]);
+    }
+    crate::bundle::EncodedRows {
+        rows: n,
+        width,
+        values,
+    }
+}
+
 /// The result of training: the bundle, ready to save.
 #[derive(Debug)]
 pub struct TrainRun {
@@ -261,6 +281,7 @@ pub fn train(data: &Path, config: &Config, hooks: &mut TrainHooks) -> Result<Tra
         train_seconds,
         notes,
         profile: Some(profile),
+        background: Some(background_sample(&encoded, &split.train)),
     };
     Ok(TrainRun {
         bundle: Bundle {

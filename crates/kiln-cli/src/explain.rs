@@ -1,0 +1,390 @@
+//! `kiln explain`: why a model predicts what it predicts, per row and overall.
+
+use crate::commands::{Print, check_folder_exists};
+use kiln::explain::{ExplainOptions, Explanation, Method};
+use kiln::report_types::{BeeswarmFeature, Report, Section};
+use kiln::{Bundle, KilnError};
+use std::path::{Path, PathBuf};
+
+/// Rows explained when `--rows` is not given.
+const DEFAULT_ROWS: usize = 100;
+/// Rows drawn as waterfalls in the report.
+const WATERFALLS: usize = 3;
+
+/// Explanation methods on the command line.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum MethodArg {
+    /// Exact Shapley values for up to 12 features, Kernel SHAP beyond.
+    Auto,
+    /// Exact Shapley values (all coalitions; at most 20 features).
+    Exact,
+    /// Kernel SHAP.
+    Kernel,
+    /// Permutation SHAP.
+    Permutation,
+    /// LIME.
+    Lime,
+    /// Integrated gradients.
+    Ig,
+    /// Permutation importance (needs the target column).
+    Importance,
+}
+
+impl From<MethodArg> for Method {
+    fn from(m: MethodArg) -> Self {
+        match m {
+            MethodArg::Auto => Method::Auto,
+            MethodArg::Exact => Method::Exact,
+            MethodArg::Kernel => Method::Kernel,
+            MethodArg::Permutation => Method::Permutation,
+            MethodArg::Lime => Method::Lime,
+            MethodArg::Ig => Method::Ig,
+            MethodArg::Importance => Method::Importance,
+        }
+    }
+}
+
+/// Options of `kiln explain`.
+#[derive(clap::Args)]
+pub struct ExplainArgs {
+    /// The model bundle.
+    pub model: PathBuf,
+    /// A table with the model's feature columns (and its target, for importance).
+    pub data: PathBuf,
+    /// The method.
+    #[arg(long, value_enum, default_value_t = MethodArg::Auto)]
+    pub method: MethodArg,
+    /// Rows to explain, counted from 0: e.g. `0-9,15,40-` [default: the first 100].
+    #[arg(long)]
+    pub rows: Option<String>,
+    /// Background: k-means centres summarising the training sample in the model (0: all of it).
+    #[arg(long, default_value_t = 16)]
+    pub background: usize,
+    /// Coalitions (kernel, lime), permutations, IG steps or importance repeats [default: chosen].
+    #[arg(long, default_value_t = 0)]
+    pub samples: usize,
+    /// Seed of every random step.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Write the attributions here: .csv (a row per explained row and output) or .json.
+    #[arg(long, short)]
+    pub out: Option<PathBuf>,
+    /// Write an HTML report (importance, beeswarm, waterfalls) here.
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+    /// Print everything as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Parses a row selection such as `0-9,15,40-` into sorted distinct rows below `rows`.
+pub fn parse_rows(selection: &str, rows: usize) -> Result<Vec<usize>, String> {
+    let mut out = Vec::new();
+    for part in selection
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+    {
+        let number = |s: &str| {
+            s.trim()
+                .parse::<usize>()
+                .map_err(|_| format!("--rows: '{part}' is not a row number or a range like 3-7"))
+        };
+        let (start, end) = match part.split_once('-') {
+            Some((a, "")) => (number(a)?, rows.saturating_sub(1)),
+            Some((a, b)) => (number(a)?, number(b)?),
+            None => {
+                let n = number(part)?;
+                (n, n)
+            }
+        };
+        if start > end {
+            return Err(format!("--rows: range '{part}' runs backwards"));
+        }
+        if start >= rows {
+            return Err(format!(
+                "--rows: row {start} does not exist; the data has {rows} rows, counted from 0"
+            ));
+        }
+        out.extend(start..=end.min(rows - 1));
+    }
+    out.sort_unstable();
+    out.dedup();
+    if out.is_empty() {
+        return Err("--rows selects no row".into());
+    }
+    Ok(out)
+}
+
+/// `kiln explain`.
+pub fn explain(args: ExplainArgs, print: Print) -> Result<Explanation, KilnError> {
+    for path in [&args.out, &args.report].into_iter().flatten() {
+        check_folder_exists(path)?;
+    }
+    let bundle = Bundle::load(&args.model)?;
+    let table = kiln::data::read_table(&args.data)?;
+    let n = table.n_rows();
+    let method: Method = args.method.into();
+    let rows = match &args.rows {
+        Some(s) => parse_rows(s, n).map_err(KilnError::Config)?,
+        None if method == Method::Importance => (0..n).collect(),
+        None => (0..n.min(DEFAULT_ROWS)).collect(),
+    };
+    let options = ExplainOptions {
+        method,
+        background: args.background,
+        samples: args.samples,
+        seed: args.seed,
+    };
+    let started = std::time::Instant::now();
+    let mut e = kiln::explain::explain(&bundle, &table, &rows, &options)?;
+    let seconds = started.elapsed().as_secs_f64();
+    if args.rows.is_none() && method != Method::Importance && n > DEFAULT_ROWS {
+        e.notes.push(format!(
+            "explained the first {DEFAULT_ROWS} of {n} rows; choose others with --rows"
+        ));
+    }
+    if let Some(path) = &args.out {
+        let text = if path.extension().is_some_and(|x| x == "json") {
+            serde_json::to_string_pretty(&e).expect("explanations serialise")
+        } else {
+            to_csv(&e)
+        };
+        kiln::atomic::write_atomic(path, text.as_bytes())
+            .map_err(|err| KilnError::write(path, err))?;
+    }
+    if let Some(path) = &args.report {
+        let html = kiln::report_types::render_html(&report(&e, &args.model, &args.data));
+        kiln::atomic::write_atomic(path, html.as_bytes())
+            .map_err(|err| KilnError::write(path, err))?;
+    }
+    match print {
+        Print::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "explanation": e,
+                "seconds": seconds,
+            }))
+            .expect("explanations serialise")
+        ),
+        Print::Text => print_text(&e, seconds),
+        Print::Nothing => {}
+    }
+    Ok(e)
+}
+
+/// The output whose attributions a row is summarised by: the positive class of a binary
+/// classifier, the predicted class of a multiclass one, the value of a regression.
+fn focus(e: &Explanation, row: &kiln::explain::RowExplanation) -> usize {
+    match e.outputs.len() {
+        1 => 0,
+        2 => 1,
+        _ => row
+            .prediction
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .map_or(0, |(i, _)| i),
+    }
+}
+
+/// Mean |attribution| per feature over the rows (toward each row's focus output).
+fn global_importance(e: &Explanation) -> Vec<(String, f64)> {
+    let k = e.outputs.len();
+    let mut totals: Vec<(String, f64)> = e
+        .features
+        .iter()
+        .enumerate()
+        .map(|(f, name)| {
+            let sum: f64 = e
+                .rows
+                .iter()
+                .map(|r| r.values[f * k + focus(e, r)].abs())
+                .sum();
+            (name.clone(), sum / e.rows.len().max(1) as f64)
+        })
+        .collect();
+    totals.sort_by(|a, b| b.1.total_cmp(&a.1));
+    totals
+}
+
+fn to_csv(e: &Explanation) -> String {
+    let mut out = format!("row,output,base,{},prediction\n", e.features.join(","));
+    let k = e.outputs.len();
+    for r in &e.rows {
+        for (o, name) in e.outputs.iter().enumerate() {
+            let values: Vec<String> = (0..e.features.len())
+                .map(|f| format!("{:.6}", r.values[f * k + o]))
+                .collect();
+            out += &format!(
+                "{},{},{:.6},{},{:.6}\n",
+                r.row,
+                name,
+                r.base[o],
+                values.join(","),
+                r.prediction[o]
+            );
+        }
+    }
+    if let Some(importance) = &e.importance {
+        out = String::from("feature,importance,std\n");
+        for i in importance {
+            out += &format!("{},{:.6},{:.6}\n", i.name, i.mean, i.std);
+        }
+    }
+    out
+}
+
+fn print_text(e: &Explanation, seconds: f64) {
+    match e.importance {
+        Some(_) => println!("permutation importance in {seconds:.2} s"),
+        None => println!(
+            "{:?} explanation of {} row(s) in {:.2} s; attributions are in: {}",
+            e.method,
+            e.rows.len(),
+            seconds,
+            e.output_space
+        ),
+    }
+    for note in &e.notes {
+        println!("  - {note}");
+    }
+    if let Some(importance) = &e.importance {
+        println!("permutation importance (score drop when shuffled):");
+        for i in importance {
+            println!("  {:<28} {:>9.4} ± {:.4}", i.name, i.mean, i.std);
+        }
+        return;
+    }
+    println!("mean |attribution| (global importance):");
+    for (name, v) in global_importance(e).iter().take(10) {
+        println!("  {name:<28} {v:>10.5}");
+    }
+    for r in e.rows.iter().take(3) {
+        let o = focus(e, r);
+        let k = e.outputs.len();
+        let mut top: Vec<(usize, f64)> = (0..e.features.len())
+            .map(|f| (f, r.values[f * k + o]))
+            .collect();
+        top.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()));
+        println!(
+            "row {}: {} = {:.4} (base {:.4}); largest contributions:",
+            r.row, e.outputs[o], r.prediction[o], r.base[o]
+        );
+        for (f, v) in top.iter().take(5) {
+            println!("  {:<28} {:>+10.5}", e.features[*f], v);
+        }
+    }
+}
+
+fn report(e: &Explanation, model: &Path, data: &Path) -> Report {
+    let mut sections = vec![Section::KeyValues {
+        title: "Explanation".into(),
+        rows: vec![
+            ("model".into(), model.display().to_string()),
+            ("data".into(), data.display().to_string()),
+            ("method".into(), format!("{:?}", e.method).to_lowercase()),
+            ("attributions in".into(), e.output_space.clone()),
+            ("rows explained".into(), e.rows.len().to_string()),
+        ],
+    }];
+    if let Some(importance) = &e.importance {
+        sections.push(Section::BarChart {
+            title: "Permutation importance".into(),
+            value_label: "score drop when the column is shuffled".into(),
+            bars: importance
+                .iter()
+                .map(|i| (i.name.clone(), i.mean))
+                .collect(),
+        });
+    } else {
+        let global = global_importance(e);
+        sections.push(Section::BarChart {
+            title: "Global importance".into(),
+            value_label: "mean |attribution|".into(),
+            bars: global.clone(),
+        });
+        let k = e.outputs.len();
+        let features = global
+            .iter()
+            .take(20)
+            .map(|(name, _)| {
+                let f = e.features.iter().position(|n| n == name).unwrap_or(0);
+                let raw: Vec<Option<f64>> = e.feature_values.iter().map(|v| v[f]).collect();
+                let (lo, hi) = raw
+                    .iter()
+                    .flatten()
+                    .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+                        (lo.min(*v), hi.max(*v))
+                    });
+                BeeswarmFeature {
+                    name: name.clone(),
+                    values: e
+                        .rows
+                        .iter()
+                        .map(|r| r.values[f * k + focus(e, r)])
+                        .collect(),
+                    colour: raw
+                        .iter()
+                        .map(|v| v.map(|v| if hi > lo { (v - lo) / (hi - lo) } else { 0.5 }))
+                        .collect(),
+                }
+            })
+            .collect();
+        sections.push(Section::Beeswarm {
+            title: "Attributions of every explained row".into(),
+            value_label: "attribution".into(),
+            features,
+        });
+        for (i, r) in e.rows.iter().enumerate().take(WATERFALLS) {
+            let o = focus(e, r);
+            let mut contributions: Vec<(String, f64)> = e
+                .features
+                .iter()
+                .enumerate()
+                .map(|(f, name)| {
+                    let label = match e.feature_values[i][f] {
+                        Some(v) => format!("{name} = {v}"),
+                        None => name.clone(),
+                    };
+                    (label, r.values[f * k + o])
+                })
+                .collect();
+            contributions.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()));
+            sections.push(Section::Waterfall {
+                title: format!("Row {}: {}", r.row, e.outputs[o]),
+                base: r.base[o],
+                prediction: r.prediction[o],
+                value_label: e.output_space.clone(),
+                contributions,
+            });
+        }
+    }
+    sections.push(Section::Notes {
+        title: "Notes".into(),
+        items: e
+            .notes
+            .iter()
+            .map(|n| (kiln::report_types::Level::Info, n.clone()))
+            .collect(),
+    });
+    Report {
+        title: format!("kiln explain: {}", model.display()),
+        subtitle: format!("Kiln {}", kiln::VERSION),
+        sections,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn row_selections_parse_and_bad_ones_say_why() {
+        assert_eq!(parse_rows("0-2,5,4", 10).unwrap(), vec![0, 1, 2, 4, 5]);
+        assert_eq!(parse_rows("8-", 10).unwrap(), vec![8, 9]);
+        assert!(parse_rows("12", 10).unwrap_err().contains("10 rows"));
+        assert!(parse_rows("5-3", 10).unwrap_err().contains("backwards"));
+        assert!(parse_rows("a", 10).unwrap_err().contains("'a'"));
+    }
+}

@@ -1,0 +1,480 @@
+//! Explaining a trained model: the bundle as a model the explanation methods can call, the
+//! background kept in the bundle, the choice of method, and integrated gradients through
+//! burn's autodiff. Attributions are per original column (a one-hot categorical gets one
+//! value) and per output: class probabilities, or the prediction in the target's units.
+
+use crate::bundle::Bundle;
+use crate::error::KilnError;
+use burn::prelude::*;
+use kiln_data::{Table, Task};
+use kiln_explain::{Attribution, Background, Groups, Importance, LimeOptions, Model};
+use kiln_train::{Matrix, Objective};
+use serde::{Deserialize, Serialize};
+
+/// Explanation methods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Method {
+    /// Exact Shapley values when there are few features (at most 12), Kernel SHAP otherwise.
+    Auto,
+    /// Exact Shapley values over all coalitions.
+    Exact,
+    /// Kernel SHAP (Lundberg and Lee).
+    Kernel,
+    /// Permutation SHAP with antithetic permutations.
+    Permutation,
+    /// LIME: a sparse weighted linear surrogate around each row.
+    Lime,
+    /// Integrated gradients from the background's mean row.
+    Ig,
+    /// Permutation importance on labelled rows.
+    Importance,
+}
+
+/// Most features for which `Auto` computes exact Shapley values (4096 coalitions).
+const AUTO_EXACT_FEATURES: usize = 12;
+
+/// Settings of an explanation.
+#[derive(Debug, Clone)]
+pub struct ExplainOptions {
+    /// The method.
+    pub method: Method,
+    /// Background rows: a k-means summary of the bundle's training sample with this many
+    /// centres (0: the whole sample).
+    pub background: usize,
+    /// Coalitions (Kernel SHAP, LIME), permutations (permutation SHAP), path steps (IG) or
+    /// repeats (importance); 0 chooses.
+    pub samples: usize,
+    /// Seed of every random step.
+    pub seed: u64,
+}
+
+impl Default for ExplainOptions {
+    fn default() -> Self {
+        Self {
+            method: Method::Auto,
+            background: 16,
+            samples: 0,
+            seed: 42,
+        }
+    }
+}
+
+/// The attributions of one row.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RowExplanation {
+    /// 0-based data row in the table.
+    pub row: usize,
+    /// Per output: the expected output over the background (the SHAP base value), or the
+    /// surrogate's intercept (LIME), or the output at the baseline (IG).
+    pub base: Vec<f64>,
+    /// Features × outputs, row-major.
+    pub values: Vec<f64>,
+    /// Per output: the model's output for the row.
+    pub prediction: Vec<f64>,
+    /// LIME only: the weighted R² of the surrogate per output.
+    pub fit_r2: Option<Vec<f64>>,
+}
+
+/// What `explain` found.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Explanation {
+    /// The method used.
+    pub method: Method,
+    /// What the attributions are in, in words.
+    pub output_space: String,
+    /// Output names: class names, or the target's name.
+    pub outputs: Vec<String>,
+    /// Feature (original column) names.
+    pub features: Vec<String>,
+    /// Per explained row.
+    pub rows: Vec<RowExplanation>,
+    /// Permutation importance, for that method.
+    pub importance: Option<Vec<Importance>>,
+    /// Per explained row and feature, the feature's number (None for categories or missing),
+    /// for colouring plots.
+    pub feature_values: Vec<Vec<Option<f64>>>,
+    /// Decisions and caveats, in words.
+    pub notes: Vec<String>,
+}
+
+/// A bundle as a model the explanation methods evaluate in large batches.
+pub struct BundleModel<'a> {
+    bundle: &'a Bundle,
+    device: Device,
+}
+
+impl<'a> BundleModel<'a> {
+    /// Wraps `bundle`, evaluated on the CPU.
+    pub fn new(bundle: &'a Bundle) -> Self {
+        Self {
+            bundle,
+            device: Device::flex(),
+        }
+    }
+}
+
+impl Model for BundleModel<'_> {
+    fn inputs(&self) -> usize {
+        self.bundle.manifest.network.inputs
+    }
+
+    fn outputs(&self) -> usize {
+        self.bundle.manifest.network.outputs
+    }
+
+    fn predict(&self, x: &[f32], rows: usize) -> Vec<f64> {
+        let m = &self.bundle.manifest;
+        kiln_train::predict(
+            &self.bundle.model,
+            Matrix::new(x, rows, m.network.inputs),
+            &m.objective,
+            &self.device,
+        )
+        .into_iter()
+        .map(f64::from)
+        .collect()
+    }
+}
+
+fn explain_error(e: kiln_explain::ExplainError) -> KilnError {
+    KilnError::Config(format!("explain: {e}"))
+}
+
+/// Explains `rows` (0-based data rows of `table`) of the model in `bundle`.
+pub fn explain(
+    bundle: &Bundle,
+    table: &Table,
+    rows: &[usize],
+    options: &ExplainOptions,
+) -> Result<Explanation, KilnError> {
+    let m = &bundle.manifest;
+    let sample = m.background.as_ref().ok_or_else(|| KilnError::Bundle {
+        path: m.data.source.clone(),
+        problem: "holds no background sample (made by an older Kiln); retrain it to explain it"
+            .into(),
+    })?;
+    let encoded = m.preprocessor.transform(table)?;
+    if let Some(&bad) = rows.iter().find(|&&r| r >= encoded.rows) {
+        return Err(KilnError::Config(format!(
+            "--rows asks for row {bad}, but '{}' has {} data rows (rows count from 0)",
+            table.source, encoded.rows
+        )));
+    }
+    let width = encoded.width;
+    let names: Vec<String> = m
+        .preprocessor
+        .features
+        .iter()
+        .map(|f| f.column.clone())
+        .collect();
+    let groups = Groups::from_sources(names.clone(), &m.preprocessor.input_sources());
+    let model = BundleModel::new(bundle);
+    let mut notes = Vec::new();
+    let background = if options.background == 0 || options.background >= sample.rows {
+        Background::new(sample.values.clone(), sample.width).map_err(explain_error)?
+    } else {
+        notes.push(format!(
+            "background: a {}-centre k-means summary of {} training rows kept in the model",
+            options.background, sample.rows
+        ));
+        Background::kmeans(
+            &sample.values,
+            sample.rows,
+            sample.width,
+            options.background,
+            options.seed,
+        )
+    };
+    let method = match options.method {
+        Method::Auto if groups.len() <= AUTO_EXACT_FEATURES => Method::Exact,
+        Method::Auto => Method::Kernel,
+        other => other,
+    };
+    let (outputs, output_space) = match (&m.objective, m.target.task) {
+        (Objective::Classification { .. }, _) => (
+            m.target.classes.clone(),
+            "probability of each class".to_string(),
+        ),
+        (Objective::Regression { .. }, Task::Regression) | (Objective::Regression { .. }, _) => (
+            vec![m.target.column.clone()],
+            format!("predicted {} in its own units", m.target.column),
+        ),
+    };
+    let row_x = |r: usize| &encoded.values[r * width..(r + 1) * width];
+    let mut explained = Vec::new();
+    let mut importance = None;
+    let samples = options.samples;
+    match method {
+        Method::Importance => {
+            let target = m.target.encode(table)?;
+            let labelled: Vec<usize> = rows
+                .iter()
+                .copied()
+                .filter(|&r| target[r].is_some())
+                .collect();
+            if labelled.is_empty() {
+                return Err(KilnError::Config(format!(
+                    "permutation importance needs the target column '{}' with values in the explained rows",
+                    m.target.column
+                )));
+            }
+            let x: Vec<f32> = labelled.iter().flat_map(|&r| row_x(r).to_vec()).collect();
+            let y: Vec<f32> = labelled.iter().map(|&r| target[r].unwrap_or(0.0)).collect();
+            let objective = m.objective.clone();
+            let scorer = move |predictions: &[f64]| score(predictions, &y, &objective);
+            let repeats = if samples == 0 { 5 } else { samples };
+            notes.push(format!(
+                "importance: drop in {} when a column is shuffled, mean and spread over {repeats} shuffles",
+                score_name(&m.objective)
+            ));
+            let mut ranked = kiln_explain::permutation_importance(
+                &model,
+                &groups,
+                &x,
+                labelled.len(),
+                &scorer,
+                repeats,
+                options.seed,
+            )
+            .map_err(explain_error)?;
+            ranked.sort_by(|a, b| b.mean.total_cmp(&a.mean));
+            notes.push(format!(
+                "importance measured on {} labelled rows",
+                labelled.len()
+            ));
+            importance = Some(ranked);
+        }
+        _ => {
+            for &r in rows {
+                let x = row_x(r);
+                let (attribution, fit_r2) = match method {
+                    Method::Exact => (kiln_explain::exact(&model, &groups, &background, x), None),
+                    Method::Kernel => {
+                        let budget = if samples == 0 {
+                            2 * groups.len() + 2048
+                        } else {
+                            samples
+                        };
+                        (
+                            kiln_explain::kernel(
+                                &model,
+                                &groups,
+                                &background,
+                                x,
+                                budget,
+                                options.seed ^ r as u64,
+                            ),
+                            None,
+                        )
+                    }
+                    Method::Permutation => {
+                        let budget = if samples == 0 { 10 } else { samples };
+                        (
+                            kiln_explain::permutation(
+                                &model,
+                                &groups,
+                                &background,
+                                x,
+                                budget,
+                                options.seed ^ r as u64,
+                            ),
+                            None,
+                        )
+                    }
+                    Method::Lime => {
+                        let lime = kiln_explain::lime(
+                            &model,
+                            &groups,
+                            &background,
+                            x,
+                            &LimeOptions {
+                                samples: if samples == 0 { 5000 } else { samples },
+                                kernel_width: None,
+                                features: groups.len().clamp(1, 10),
+                                discretize: true,
+                                seed: options.seed ^ r as u64,
+                            },
+                        )
+                        .map_err(explain_error)?;
+                        (
+                            Ok(Attribution {
+                                base: lime.intercept,
+                                values: lime.values,
+                                prediction: lime.prediction,
+                            }),
+                            Some(lime.r2),
+                        )
+                    }
+                    Method::Ig => (
+                        Ok(integrated_gradients(
+                            bundle,
+                            &groups,
+                            &background,
+                            x,
+                            if samples == 0 { 64 } else { samples },
+                        )),
+                        None,
+                    ),
+                    Method::Auto | Method::Importance => unreachable!("resolved above"),
+                };
+                let a = attribution.map_err(explain_error)?;
+                explained.push(RowExplanation {
+                    row: r,
+                    base: a.base,
+                    values: a.values,
+                    prediction: a.prediction,
+                    fit_r2,
+                });
+            }
+        }
+    }
+    match method {
+        Method::Exact => notes.push(format!(
+            "exact Shapley values over all {} coalitions of {} features",
+            1u64 << groups.len(),
+            groups.len()
+        )),
+        Method::Kernel => notes.push("Kernel SHAP with paired coalition sampling; the attributions add up to the prediction exactly".into()),
+        Method::Permutation => notes.push("permutation SHAP with antithetic permutations".into()),
+        Method::Lime => notes.push("LIME: base is the surrogate's intercept, values its weights; fit_r2 says how well it fits".into()),
+        Method::Ig => notes.push("integrated gradients from the background's mean row; the gap between base + Σ values and the prediction is the path integral's error".into()),
+        _ => {}
+    }
+    let feature_values = rows
+        .iter()
+        .map(|&r| {
+            names
+                .iter()
+                .map(|n| {
+                    table.column(n).and_then(|c| match c.cells.get(r) {
+                        Some(kiln_data::Cell::Num(v)) => Some(*v),
+                        _ => None,
+                    })
+                })
+                .collect()
+        })
+        .collect();
+    Ok(Explanation {
+        method,
+        output_space,
+        outputs,
+        features: names,
+        rows: explained,
+        importance,
+        feature_values,
+        notes,
+    })
+}
+
+/// The score permutation importance compares: accuracy for classifiers, minus RMSE for
+/// regression (higher is better for both).
+fn score(predictions: &[f64], y: &[f32], objective: &Objective) -> f64 {
+    match objective {
+        Objective::Classification { classes } => {
+            let correct = predictions
+                .chunks(*classes)
+                .zip(y)
+                .filter(|(p, label)| {
+                    let best = p
+                        .iter()
+                        .enumerate()
+                        .max_by(|a, b| a.1.total_cmp(b.1))
+                        .map_or(0, |(i, _)| i);
+                    best == **label as usize
+                })
+                .count();
+            correct as f64 / y.len().max(1) as f64
+        }
+        Objective::Regression { .. } => {
+            let mse = predictions
+                .iter()
+                .zip(y)
+                .map(|(p, &t)| (p - f64::from(t)).powi(2))
+                .sum::<f64>()
+                / y.len().max(1) as f64;
+            -mse.sqrt()
+        }
+    }
+}
+
+fn score_name(objective: &Objective) -> &'static str {
+    match objective {
+        Objective::Classification { .. } => "accuracy",
+        Objective::Regression { .. } => "RMSE",
+    }
+}
+
+/// Integrated gradients (Sundararajan et al.) of every output from the background's weighted
+/// mean row to `x`, by the midpoint rule with `steps` points, summed per feature group.
+pub fn integrated_gradients(
+    bundle: &Bundle,
+    groups: &Groups,
+    background: &Background,
+    x: &[f32],
+    steps: usize,
+) -> Attribution {
+    let m = &bundle.manifest;
+    let width = x.len();
+    let mut baseline = vec![0f32; width];
+    for b in 0..background.n {
+        let w = background.weights[b] as f32;
+        for (acc, v) in baseline.iter_mut().zip(background.row(b)) {
+            *acc += w * v;
+        }
+    }
+    let steps = steps.max(1);
+    let path: Vec<f32> = (0..steps)
+        .flat_map(|s| {
+            let alpha = (s as f32 + 0.5) / steps as f32;
+            baseline
+                .iter()
+                .zip(x)
+                .map(move |(b, xi)| b + alpha * (xi - b))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let ad = Device::flex().autodiff();
+    let model = bundle.model.clone().to_device(&ad);
+    let outputs = m.network.outputs;
+    let model_view = BundleModel::new(bundle);
+    let ends = model_view.predict(&[baseline.clone(), x.to_vec()].concat(), 2);
+    let mut values = vec![0f64; groups.len() * outputs];
+    for k in 0..outputs {
+        let input = Tensor::<2>::from_data(TensorData::new(path.clone(), [steps, width]), &ad)
+            .require_grad();
+        // [steps, members, outputs]; the output is the members' mean probability or value,
+        // as in prediction.
+        let out = model.forward(input.clone());
+        let members = out.dims()[1];
+        let value = match &m.objective {
+            Objective::Classification { .. } => burn::tensor::activation::softmax(out, 2)
+                .slice([0..steps, 0..members, k..k + 1])
+                .sum()
+                .div_scalar(members as f64),
+            Objective::Regression { std, .. } => out.sum().mul_scalar(*std / members as f64),
+        };
+        let grads = value.backward();
+        let g = input
+            .grad(&grads)
+            .map(|t| t.into_data().try_into_vec::<f32>().unwrap_or_default())
+            .unwrap_or_default();
+        if g.len() != steps * width {
+            continue;
+        }
+        for (f, columns) in groups.columns.iter().enumerate() {
+            let mut total = 0f64;
+            for &j in columns {
+                let mean_grad: f64 =
+                    (0..steps).map(|s| f64::from(g[s * width + j])).sum::<f64>() / steps as f64;
+                total += f64::from(x[j] - baseline[j]) * mean_grad;
+            }
+            values[f * outputs + k] = total;
+        }
+    }
+    Attribution {
+        base: ends[..outputs].to_vec(),
+        values,
+        prediction: ends[outputs..].to_vec(),
+    }
+}
