@@ -5,6 +5,7 @@ mod data;
 mod demo;
 mod explain;
 mod progress;
+mod tune;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -29,6 +30,9 @@ enum Command {
     /// Explain a model's predictions: SHAP (exact, kernel, permutation), LIME, integrated
     /// gradients or permutation importance, per original column.
     Explain(explain::ExplainArgs),
+    /// Tune hyperparameters: TPE, random or grid search with pruning and cross-validation, on
+    /// a study in SQLite or PostgreSQL that many worker processes and machines can share.
+    Tune(tune::TuneArgs),
     /// Score a model on a labelled table: accuracy, F1, log loss, ROC AUC or RMSE, MAE, R².
     Evaluate {
         /// The model bundle.
@@ -94,6 +98,10 @@ fn main() {
         Command::Explain(args) => {
             let print = commands::Print::from_json_flag(args.json);
             explain::explain(args, print).map(|_| ())
+        }
+        Command::Tune(args) => {
+            let print = commands::Print::from_json_flag(args.json);
+            tune::tune(args, print)
         }
         Command::Evaluate { model, data, json } => {
             commands::evaluate(&model, &data, commands::Print::from_json_flag(json)).map(|_| ())

@@ -1,7 +1,7 @@
 //! The HTML page: document skeleton, stylesheet, tables and notes. Charts come from
 //! [`crate::chart`].
 
-use crate::chart::{bar_chart, beeswarm, distributions, heatmap, line_chart, waterfall};
+use crate::chart::{bar_chart, beeswarm, distributions, heatmap, line_chart, scatter, waterfall};
 use crate::{Level, Report, Section};
 
 /// The page's whole stylesheet. Fonts are the reader's system fonts: nothing is fetched.
@@ -141,6 +141,11 @@ fn section(section: &Section) -> String {
             title,
             waterfall(title, value_label, (*base, *prediction), contributions),
         ),
+        Section::Scatter {
+            title,
+            y_label,
+            panels,
+        } => (title, scatter(title, y_label, panels)),
         Section::Notes { title, items } => (title, notes(items)),
     };
     format!(
@@ -210,7 +215,7 @@ fn notes(items: &[(Level, String)]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{BeeswarmFeature, Distribution, Series};
+    use crate::{BeeswarmFeature, Distribution, ScatterPanel, Series};
 
     const EVIL: &str = "<script>alert('x')</script>";
 
@@ -282,6 +287,28 @@ mod tests {
                     value_label: s(),
                     contributions: vec![(s(), 1.5), (s(), -0.5)],
                 },
+                Section::Scatter {
+                    title: s(),
+                    y_label: s(),
+                    panels: vec![
+                        ScatterPanel {
+                            title: s(),
+                            x_label: s(),
+                            log_x: true,
+                            points: vec![(0.001, 1.0), (0.1, f64::NAN), (10.0, 2.0)],
+                            shade: vec![0.0, 0.5, 1.0],
+                            categories: None,
+                        },
+                        ScatterPanel {
+                            title: s(),
+                            x_label: s(),
+                            log_x: false,
+                            points: vec![(0.0, 1.0), (1.0, 2.0)],
+                            shade: Vec::new(),
+                            categories: Some(vec![s(), s()]),
+                        },
+                    ],
+                },
                 Section::Notes {
                     title: s(),
                     items: vec![(Level::Info, s()), (Level::Warning, s())],
@@ -306,9 +333,9 @@ mod tests {
         assert!(!html.contains("<script"), "raw markup leaked");
         assert!(!html.contains("alert('x')"), "raw quote leaked");
         assert!(html.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"));
-        // The title, the subtitle, nine headings and the text inside each section; the charts
+        // The title, the subtitle, ten headings and the text inside each section; the charts
         // also carry their title as an aria-label.
-        assert!(html.matches("&lt;script&gt;").count() >= 42);
+        assert!(html.matches("&lt;script&gt;").count() >= 64);
     }
 
     #[test]

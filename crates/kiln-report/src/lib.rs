@@ -74,6 +74,25 @@ pub struct BeeswarmFeature {
     pub colour: Vec<Option<f64>>,
 }
 
+/// One small scatter plot in a [`Section::Scatter`]: the objective against one parameter.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ScatterPanel {
+    /// Panel title (a parameter name).
+    pub title: String,
+    /// X axis label.
+    pub x_label: String,
+    /// Draw the x axis on a log scale (all x must be > 0; otherwise fall back to linear).
+    pub log_x: bool,
+    /// Points (x, y); non-finite points are skipped.
+    pub points: Vec<(f64, f64)>,
+    /// Per point, a shade 0..1 (e.g. trial order: early light, late dark); empty = one colour.
+    /// Values outside 0..1 are clamped; a missing, NaN or infinite shade gets the one colour.
+    pub shade: Vec<f64>,
+    /// Categorical x: when set, x values are indices into these labels, drawn as category
+    /// ticks; a point whose x rounds to no index is skipped.
+    pub categories: Option<Vec<String>>,
+}
+
 /// One block of the report.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Section {
@@ -176,6 +195,19 @@ pub enum Section {
         /// (label, contribution) pairs, largest |contribution| first, drawn top to bottom. A
         /// label may carry the feature's value, e.g. "area_mean = 1001".
         contributions: Vec<(String, f64)>,
+    },
+    /// Small multiples of scatter plots (Optuna's slice plot): one panel per parameter with
+    /// the objective against it, in a wrapping grid, every panel on the same y axis. One panel
+    /// makes an optimisation-history scatter. Points are circles shaded from light to dark
+    /// blue by their shade; points at one category are spread sideways a little (the same way
+    /// every time). A panel without finite points says "No data".
+    Scatter {
+        /// Heading.
+        title: String,
+        /// Label of the y axis shared by all panels, e.g. "objective value".
+        y_label: String,
+        /// The panels, drawn in the given order.
+        panels: Vec<ScatterPanel>,
     },
     /// A list of notes, warnings highlighted.
     Notes {

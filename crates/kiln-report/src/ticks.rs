@@ -1,7 +1,8 @@
-//! "Nice" axis ticks (steps of 1, 2 or 5 × 10^k) and number formatting for chart labels.
+//! "Nice" axis ticks (steps of 1, 2 or 5 × 10^k, or powers of ten on a log axis) and number
+//! formatting for chart labels.
 
 /// Tick positions for one axis, plus the decimal exponent of their step, which sets the labels'
-/// precision.
+/// precision, and whether the axis is logarithmic.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Ticks {
     /// Tick values in increasing order: the first is at or below the data's minimum, the last
@@ -9,21 +10,25 @@ pub(crate) struct Ticks {
     pub values: Vec<f64>,
     /// `k` in `step = m × 10^k`.
     exp: i32,
+    /// Whether the ticks are powers of ten on a log axis (each labelled by its own exponent).
+    log: bool,
 }
 
 impl Ticks {
     /// Evenly spaced round ticks covering `[lo, hi]` with about `target` intervals.
     ///
     /// An empty range (`lo == hi`) is widened around its value; non-finite bounds fall back to
-    /// `[0, 1]`.
+    /// `[0, 1]`; a range so wide that round ticks would overflow gets just its two bounds.
     pub fn covering(lo: f64, hi: f64, target: usize) -> Ticks {
         let (lo, hi) = widen(lo, hi);
         let span = hi - lo;
+        let bare = Ticks {
+            values: vec![lo, hi],
+            exp: i32::MAX,
+            log: false,
+        };
         if !span.is_finite() {
-            return Ticks {
-                values: vec![lo, hi],
-                exp: i32::MAX,
-            };
+            return bare;
         }
         let (m, exp) = nice_step(span / target.max(1) as f64);
         let step = m as f64 * 10f64.powi(exp);
@@ -36,10 +41,64 @@ impl Ticks {
         if value(last) < hi {
             last += 1;
         }
+        // Near the ends of the float range, rounding outwards can overflow.
+        if !value(first).is_finite() || !value(last).is_finite() {
+            return bare;
+        }
         Ticks {
             values: (first..=last).map(value).collect(),
             exp,
+            log: false,
         }
+    }
+
+    /// Powers of ten for a log axis covering `[lo, hi]`: every decade, or every second, third…
+    /// when that keeps to about `target` intervals.
+    ///
+    /// A range that is one power of ten is widened to the decades either side; bounds that are
+    /// not positive and finite fall back to `[1, 10]`. Ticks stay between 1e-323 and 1e308, so
+    /// that every tick is a positive, finite number.
+    pub fn decades(lo: f64, hi: f64, target: usize) -> Ticks {
+        let usable = |v: f64| v > 0.0 && v.is_finite();
+        let (lo, hi) = if usable(lo) && usable(hi) {
+            (lo.min(hi), lo.max(hi))
+        } else {
+            (1.0, 10.0)
+        };
+        // The exponent of `v`, rounded by `round` unless `v` is a power of ten up to float noise.
+        let exponent = |v: f64, round: fn(f64) -> f64| {
+            let e = v.log10();
+            let nearest = e.round();
+            let e = if (e - nearest).abs() < 1e-9 {
+                nearest
+            } else {
+                round(e)
+            };
+            e.clamp(-323.0, 308.0) as i64
+        };
+        let (mut first, mut last) = (exponent(lo, f64::floor), exponent(hi, f64::ceil));
+        if first == last {
+            (first, last) = ((first - 1).max(-323), (last + 1).min(308));
+        }
+        let decades = (last - first).unsigned_abs();
+        let step = decades.div_ceil(target.max(1) as u64).max(1) as i64;
+        let first = first.div_euclid(step) * step;
+        let last = -(-last).div_euclid(step) * step;
+        let values = (first..=last)
+            .step_by(step as usize)
+            .filter(|k| (-323..=308).contains(k))
+            .map(|k| tick_value(1, k as i32))
+            .collect();
+        Ticks {
+            values,
+            exp: 0,
+            log: true,
+        }
+    }
+
+    /// Whether these are powers of ten on a log axis.
+    pub fn is_log(&self) -> bool {
+        self.log
     }
 
     /// The lowest tick, where the axis starts.
@@ -52,10 +111,16 @@ impl Ticks {
         self.values[self.values.len() - 1]
     }
 
-    /// The label for tick value `v`: just as many decimals as the step needs.
+    /// The label for tick value `v`: just as many decimals as the step needs (on a log axis,
+    /// as the power of ten itself needs).
     pub fn label(&self, v: f64) -> String {
-        match self.exp {
-            -4..=-1 => format!("{v:.*}", self.exp.unsigned_abs() as usize),
+        let exp = if self.log {
+            v.log10().round() as i32
+        } else {
+            self.exp
+        };
+        match exp {
+            -4..=-1 => format!("{v:.*}", exp.unsigned_abs() as usize),
             0..=5 => format!("{v:.0}"),
             _ => format!("{v:e}"),
         }
@@ -199,6 +264,8 @@ mod tests {
         assert_eq!(tiny.values, [-1.0, -0.5, 0.0, 0.5, 1.0]);
         let huge = Ticks::covering(-f64::MAX, f64::MAX, 5);
         assert_eq!(huge.values, [-f64::MAX, f64::MAX]);
+        let edge = Ticks::covering(-f64::MAX, 2.0, 5);
+        assert_eq!(edge.values, [-f64::MAX, 2.0]);
         assert!(huge.label(f64::MAX).contains('e'));
     }
 
@@ -215,6 +282,35 @@ mod tests {
         assert_eq!(big.label(big.values[1]), "1e7");
         let ints = Ticks::covering(-20.0, 20.0, 4);
         assert_eq!(ints.label(ints.values[0]), "-20");
+    }
+
+    #[test]
+    fn decades_are_powers_of_ten_labelled_without_noise() {
+        let ticks = Ticks::decades(0.0003, 0.2, 5);
+        assert!(ticks.is_log() && !Ticks::covering(0.0, 1.0, 5).is_log());
+        assert_eq!(ticks.values, [1e-4, 1e-3, 1e-2, 1e-1, 1.0]);
+        let labels: Vec<String> = ticks.values.iter().map(|&v| ticks.label(v)).collect();
+        assert_eq!(labels, ["0.0001", "0.001", "0.01", "0.1", "1"]);
+        // Bounds on a power of ten are not widened by float noise; one value gets a decade
+        // either side.
+        assert_eq!(
+            Ticks::decades(1.0, 1000.0, 5).values,
+            [1.0, 10.0, 100.0, 1000.0]
+        );
+        assert_eq!(
+            Ticks::decades(100.0, 100.0, 5).values,
+            [10.0, 100.0, 1000.0]
+        );
+        // Many decades: every third one, still covering the range.
+        let wide = Ticks::decades(2e-9, 0.5, 4);
+        assert_eq!(wide.values, [1e-9, 1e-6, 1e-3, 1.0]);
+        assert_eq!(wide.label(1e-6), "1e-6");
+        assert_eq!(Ticks::decades(f64::NAN, -1.0, 4).values, [1.0, 10.0]);
+        for (lo, hi) in [(5e-324, 1e-300), (1e300, f64::MAX), (5e-324, f64::MAX)] {
+            let extreme = Ticks::decades(lo, hi, 4);
+            assert!(extreme.values.len() >= 2, "{:?}", extreme.values);
+            assert!(extreme.values.iter().all(|v| *v > 0.0 && v.is_finite()));
+        }
     }
 
     #[test]

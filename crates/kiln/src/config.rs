@@ -21,6 +21,8 @@ pub struct Config {
     pub model: NetworkShape,
     /// The optimisation.
     pub train: TrainOptions,
+    /// Hyperparameter tuning (`kiln tune`).
+    pub tune: crate::tune::TuneOptions,
 }
 
 impl Default for Config {
@@ -31,6 +33,7 @@ impl Default for Config {
             preprocess: PreprocessOptions::default(),
             model: NetworkShape::default(),
             train: TrainOptions::default(),
+            tune: crate::tune::TuneOptions::default(),
         }
     }
 }

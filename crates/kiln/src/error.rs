@@ -35,6 +35,9 @@ pub enum KilnError {
         /// Each, with its column and first line.
         list: String,
     },
+    /// The tuning study's storage failed.
+    #[error(transparent)]
+    Study(#[from] kiln_study::StudyError),
     /// A file could not be written.
     #[error("cannot write '{path}': {reason}")]
     Write {
@@ -61,6 +64,7 @@ impl KilnError {
             KilnError::Data(_)
             | KilnError::Config(_)
             | KilnError::Profile(_)
+            | KilnError::Study(_)
             | KilnError::Anomalies { .. } => 2,
             KilnError::Bundle { .. } => 3,
             KilnError::Write { .. } => 4,

@@ -16,6 +16,7 @@ pub mod error;
 pub mod explain;
 pub mod pipeline;
 pub mod report;
+pub mod tune;
 pub mod validation;
 
 pub use bundle::{Bundle, Manifest};
@@ -27,7 +28,9 @@ pub use kiln_data as data;
 pub use kiln_model as model;
 pub use kiln_profile as profile;
 pub use kiln_report as report_types;
+pub use kiln_study as study;
 pub use kiln_train as training;
+pub use kiln_tune as tune_types;
 
 /// This build's version, recorded in every bundle.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

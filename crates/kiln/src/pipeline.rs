@@ -52,11 +52,30 @@ pub struct TrainRun {
     pub bundle: Bundle,
 }
 
-/// Trains a model on the table at `data` as `config` says.
-pub fn train(data: &Path, config: &Config, hooks: &mut TrainHooks) -> Result<TrainRun, KilnError> {
-    config.validate().map_err(KilnError::Config)?;
-    let (profile, anomalies) =
-        crate::validation::check_training_data(data, config.seed, config.data.allow_anomalies)?;
+/// A table read, its target encoded and its columns planned: what training and tuning share.
+pub struct Prepared {
+    /// The table.
+    pub table: Table,
+    /// The target column, task and classes.
+    pub target: kiln_data::Target,
+    /// Encoded target per row (NaN where missing).
+    pub y_all: Vec<f32>,
+    /// Rows with a target value.
+    pub labelled: Vec<usize>,
+    /// Each feature column's role.
+    pub plans: Vec<kiln_data::ColumnPlan>,
+    /// Rows without a target value.
+    pub rows_without_target: usize,
+    /// Decisions so far, in words.
+    pub notes: Vec<String>,
+}
+
+/// Reads the table at `data` and prepares it as `config` says; `anomalies` become notes.
+pub fn prepare(
+    data: &Path,
+    config: &Config,
+    anomalies: &[kiln_profile::Anomaly],
+) -> Result<Prepared, KilnError> {
     let table = read_table(data)?;
     let target_name = config.data.target.clone().ok_or_else(|| {
         KilnError::Config(format!(
@@ -79,7 +98,7 @@ pub fn train(data: &Path, config: &Config, hooks: &mut TrainHooks) -> Result<Tra
         .map(|v| v.unwrap_or(f32::NAN))
         .collect();
     let mut notes = vec![format!("task: {} ({})", target.task, target.reason)];
-    for a in &anomalies {
+    for a in anomalies {
         let level = match a.severity {
             kiln_profile::Severity::Error => "error",
             kiln_profile::Severity::Warning => "warning",
@@ -103,7 +122,6 @@ pub fn train(data: &Path, config: &Config, hooks: &mut TrainHooks) -> Result<Tra
         }
         .into());
     }
-
     let mut plans = infer_columns(&table, &target_name)?;
     for name in &config.data.drop {
         match plans.iter_mut().find(|p| p.name == *name) {
@@ -116,6 +134,32 @@ pub fn train(data: &Path, config: &Config, hooks: &mut TrainHooks) -> Result<Tra
             }
         }
     }
+    Ok(Prepared {
+        table,
+        target,
+        y_all,
+        labelled,
+        plans,
+        rows_without_target,
+        notes,
+    })
+}
+
+/// Trains a model on the table at `data` as `config` says.
+pub fn train(data: &Path, config: &Config, hooks: &mut TrainHooks) -> Result<TrainRun, KilnError> {
+    config.validate().map_err(KilnError::Config)?;
+    let (profile, anomalies) =
+        crate::validation::check_training_data(data, config.seed, config.data.allow_anomalies)?;
+    let Prepared {
+        table,
+        target,
+        y_all,
+        labelled,
+        plans,
+        rows_without_target,
+        mut notes,
+    } = prepare(data, config, &anomalies)?;
+    let target_name = target.column.clone();
     let strata: Option<Vec<usize>> = target
         .task
         .is_classification()

@@ -8,6 +8,7 @@ mod beeswarm;
 mod distribution;
 mod heatmap;
 mod line;
+mod scatter;
 mod waterfall;
 
 pub(crate) use bar::bar_chart;
@@ -15,6 +16,7 @@ pub(crate) use beeswarm::beeswarm;
 pub(crate) use distribution::distributions;
 pub(crate) use heatmap::heatmap;
 pub(crate) use line::line_chart;
+pub(crate) use scatter::scatter;
 pub(crate) use waterfall::waterfall;
 
 use crate::html::escape;
@@ -114,26 +116,32 @@ fn extent(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
     })
 }
 
-/// A linear map from a data interval onto a pixel interval.
+/// A linear (or logarithmic) map from a data interval onto a pixel interval.
 #[derive(Debug, Clone, Copy)]
 struct Scale {
-    /// Data interval.
+    /// Data interval, as base-10 logarithms on a log scale.
     domain: (f64, f64),
     /// Pixel interval.
     range: (f64, f64),
+    /// Whether data values are placed by their logarithm.
+    log: bool,
 }
 
 impl Scale {
-    /// The scale that maps the span of `ticks` onto `range`.
+    /// The scale that maps the span of `ticks` onto `range`, logarithmic when `ticks` are.
     fn new(ticks: &Ticks, range: (f64, f64)) -> Scale {
+        let log = ticks.is_log();
+        let along = |v: f64| if log { v.log10() } else { v };
         Scale {
-            domain: (ticks.lo(), ticks.hi()),
+            domain: (along(ticks.lo()), along(ticks.hi())),
             range,
+            log,
         }
     }
 
-    /// The pixel position of data value `v`.
+    /// The pixel position of data value `v` (which must be positive on a log scale).
     fn map(&self, v: f64) -> f64 {
+        let v = if self.log { v.log10() } else { v };
         let (d0, d1) = self.domain;
         let (r0, r1) = self.range;
         if d1 == d0 {
@@ -199,5 +207,10 @@ mod tests {
         assert_eq!(y.map(0.0), 300.0);
         assert_eq!(y.map(10.0), 100.0);
         assert_eq!(y.map(5.0), 200.0);
+        let log = Scale::new(&Ticks::decades(1.0, 1000.0, 3), (0.0, 300.0));
+        assert_eq!(
+            [log.map(1.0), log.map(10.0), log.map(1000.0)],
+            [0.0, 100.0, 300.0]
+        );
     }
 }

@@ -1,0 +1,248 @@
+//! `kiln tune` end to end with real worker processes on SQLite and on a throwaway PostgreSQL
+//! server: trial numbers unique and gap-free, each trial run once, the same best value as one
+//! worker; and a worker killed mid-trial whose trial is failed after the grace period and
+//! retried by another worker.
+
+use kiln_study::throwaway::Postgres;
+use kiln_study::{Storage, TrialRecord, TrialState};
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+fn kiln(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kiln"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("kiln runs")
+}
+
+/// A small learnable table and a config with a two-parameter space and short training.
+fn setup(dir: &Path, epochs: usize) {
+    let mut s = String::from("a,b,colour,label\n");
+    for i in 0..240 {
+        let a = ((i * 37) % 100) as f64 / 10.0;
+        let b = ((i * 53) % 70) as f64 / 7.0;
+        let colour = ["red", "green", "blue"][i % 3];
+        let label = if a + b + if colour == "red" { 3.0 } else { 0.0 } > 10.0 {
+            "yes"
+        } else {
+            "no"
+        };
+        s += &format!("{a},{b},{colour},{label}\n");
+    }
+    std::fs::write(dir.join("t.csv"), s).unwrap();
+    std::fs::write(
+        dir.join("tune.toml"),
+        format!(
+            "[model]\nensemble = 1\ndepth = 1\n[train]\nepochs = {epochs}\n\
+             [tune]\ngrace_seconds = 2\n\
+             [tune.space.learning_rate]\ntype = \"float\"\nlow = 0.001\nhigh = 0.05\nlog = true\n\
+             [tune.space.width]\ntype = \"int\"\nlow = 8\nhigh = 64\n"
+        ),
+    )
+    .unwrap();
+}
+
+fn trials(url: &str, study: &str) -> Vec<TrialRecord> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let s = Storage::open(url).await.unwrap();
+        let id = s
+            .study(
+                study,
+                kiln_study::Direction::Minimize,
+                &serde_json::json!({}),
+            )
+            .await
+            .unwrap();
+        s.trials(id).await.unwrap()
+    })
+}
+
+fn tune(dir: &Path, url: &str, study: &str, workers: &str) -> serde_json::Value {
+    let o = kiln(
+        &[
+            "tune",
+            "t.csv",
+            "--target",
+            "label",
+            "--config",
+            "tune.toml",
+            "--trials",
+            "12",
+            "--sampler",
+            "random",
+            "--pruner",
+            "none",
+            "--workers",
+            workers,
+            "--storage",
+            url,
+            "--study",
+            study,
+            "--out",
+            &format!("{study}.kiln"),
+            "--json",
+        ],
+        dir,
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+/// Four workers and one worker on the same trial budget: numbers 0..n once each, every
+/// trial finished, and (the random sampler's draws depending only on the trial number) the
+/// same best value.
+fn four_workers_match_one(url: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    setup(dir.path(), 6);
+    let many = tune(dir.path(), url, "four", "4");
+    let one = tune(dir.path(), url, "one", "1");
+    let all = trials(url, "four");
+    let numbers: Vec<i64> = all.iter().map(|t| t.number).collect();
+    assert_eq!(
+        numbers,
+        (0..all.len() as i64).collect::<Vec<_>>(),
+        "gap-free"
+    );
+    assert!(all.len() >= 12 && all.len() <= 15, "{} trials", all.len());
+    assert!(
+        all.iter().all(|t| t.state == TrialState::Complete),
+        "{all:?}"
+    );
+    let workers: std::collections::HashSet<_> =
+        all.iter().filter_map(|t| t.worker.clone()).collect();
+    assert!(
+        workers.len() >= 2,
+        "several workers took trials: {workers:?}"
+    );
+    let best = |v: &serde_json::Value| v["best_value"].as_f64().unwrap();
+    let one_trials = trials(url, "one");
+    let best_one_of_first_12 = one_trials
+        .iter()
+        .take(12)
+        .filter_map(|t| t.value)
+        .fold(f64::INFINITY, f64::min);
+    assert!(
+        best(&many) <= best_one_of_first_12 + 1e-12,
+        "{} vs {}",
+        best(&many),
+        best(&one)
+    );
+    assert!(dir.path().join("four.kiln").exists() && dir.path().join("four.tune.html").exists());
+}
+
+#[test]
+fn four_worker_processes_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("s.db").display());
+    four_workers_match_one(&url);
+}
+
+#[test]
+fn four_worker_processes_on_postgres() {
+    let Some(pg) = Postgres::start() else {
+        assert!(
+            !Postgres::installed(),
+            "PostgreSQL is installed but would not start"
+        );
+        eprintln!("skipped: no PostgreSQL server programs");
+        return;
+    };
+    four_workers_match_one(&pg.url());
+}
+
+#[test]
+fn a_killed_worker_s_trial_is_failed_and_retried() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    setup(d, 400);
+    let url = format!("sqlite://{}", d.join("k.db").display());
+    let mut doomed = Command::new(env!("CARGO_BIN_EXE_kiln"))
+        .args([
+            "tune",
+            "t.csv",
+            "--target",
+            "label",
+            "--config",
+            "tune.toml",
+            "--trials",
+            "3",
+            "--pruner",
+            "none",
+            "--storage",
+            &url,
+            "--study",
+            "k",
+            "--worker-only",
+        ])
+        .current_dir(d)
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    loop {
+        let all = trials(&url, "k");
+        if all
+            .iter()
+            .any(|t| t.state == TrialState::Running && !t.intermediate.is_empty())
+        {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no trial started"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    doomed.kill().unwrap(); // SIGKILL
+    doomed.wait().unwrap();
+    std::fs::write(
+        d.join("short.toml"),
+        std::fs::read_to_string(d.join("tune.toml"))
+            .unwrap()
+            .replace("epochs = 400", "epochs = 5"),
+    )
+    .unwrap();
+    let o = kiln(
+        &[
+            "tune",
+            "t.csv",
+            "--target",
+            "label",
+            "--config",
+            "short.toml",
+            "--trials",
+            "3",
+            "--pruner",
+            "none",
+            "--storage",
+            &url,
+            "--study",
+            "k",
+            "--json",
+        ],
+        d,
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let all = trials(&url, "k");
+    let killed = all
+        .iter()
+        .find(|t| t.state == TrialState::Failed)
+        .expect("the killed trial failed");
+    let retry = all
+        .iter()
+        .find(|t| t.retry_of == Some(killed.number))
+        .expect("it was retried");
+    assert_eq!(retry.state, TrialState::Complete);
+    assert_eq!(retry.params, killed.params);
+    assert_eq!(
+        all.iter()
+            .filter(|t| t.state == TrialState::Complete)
+            .count(),
+        3
+    );
+}
