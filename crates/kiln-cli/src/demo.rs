@@ -115,10 +115,36 @@ pub fn run(out: &Path, json: bool) -> Result<(), KilnError> {
         },
         print,
     )?;
+    say("\n== 8. tune: 8 trials of TPE with ASHA pruning on a SQLite study, then retrain the best");
+    let study = out.join("breast_cancer.study.db");
+    let _ = std::fs::remove_file(&study);
+    let tune_report = out.join("breast_cancer.tune.html");
+    crate::tune::tune(
+        crate::tune::TuneArgs {
+            data: data.clone(),
+            target: Some("diagnosis".into()),
+            config: None,
+            trials: Some(8),
+            timeout: None,
+            sampler: None,
+            pruner: None,
+            cv: None,
+            storage: Some(format!("sqlite://{}", study.display())),
+            study: Some("demo".into()),
+            workers: 1,
+            seed: None,
+            out: Some(out.join("breast_cancer.tuned.kiln")),
+            report: Some(tune_report.clone()),
+            worker_only: false,
+            json: false,
+        },
+        print,
+    )?;
     say(&format!(
-        "\nopen {} for the learning curves, metrics and confusion matrix, and {} for the explanations.",
+        "\nopen {} for the learning curves, metrics and confusion matrix, {} for the explanations and {} for the tuning.",
         trained.report.display(),
-        explanation_report.display()
+        explanation_report.display(),
+        tune_report.display()
     ));
     if json {
         let m = &trained.manifest;

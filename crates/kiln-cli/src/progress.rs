@@ -44,7 +44,15 @@ impl EpochBar {
 /// Installs a Ctrl-C handler: the first press asks training to stop after the current epoch
 /// (the best model so far is still saved); a second press exits at once.
 pub fn stop_on_ctrl_c() -> Arc<AtomicBool> {
-    let flag = Arc::new(AtomicBool::new(false));
+    static FLAG: std::sync::OnceLock<Arc<AtomicBool>> = std::sync::OnceLock::new();
+    if let Some(flag) = FLAG.get() {
+        // Installed already (the demo runs several commands): reuse it, cleared.
+        flag.store(false, Ordering::SeqCst);
+        return flag.clone();
+    }
+    let flag = FLAG
+        .get_or_init(|| Arc::new(AtomicBool::new(false)))
+        .clone();
     let handler_flag = flag.clone();
     let installed = ctrlc::set_handler(move || {
         if handler_flag.swap(true, Ordering::SeqCst) {

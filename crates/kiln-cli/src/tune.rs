@@ -218,7 +218,13 @@ pub fn tune(args: TuneArgs, print: Print) -> Result<(), KilnError> {
         .map(|o| o.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
         .unwrap_or_default();
     let baseline = kiln::tune::baseline(&args.data, &config)?;
-    let tuned = apply(&config, &params)?;
+    // A short study may find nothing better than the starting config: then keep it.
+    let kept_baseline = best.value.is_none_or(|v| baseline < v);
+    let tuned = if kept_baseline {
+        config.clone()
+    } else {
+        apply(&config, &params)?
+    };
     let run = kiln::train(&args.data, &tuned, &mut kiln::TrainHooks::default())?;
     run.bundle.save(&model_path)?;
     let html = kiln::report_types::render_html(&report(&trials, &study, &storage));
@@ -245,6 +251,7 @@ pub fn tune(args: TuneArgs, print: Print) -> Result<(), KilnError> {
                 "best_value": best.value,
                 "best_params": best.params,
                 "baseline_value": baseline,
+                "kept_untuned_config": kept_baseline,
                 "model": model_path,
                 "report": report_path,
                 "test_metrics": m.test_metrics,
@@ -282,13 +289,18 @@ pub fn tune(args: TuneArgs, print: Print) -> Result<(), KilnError> {
 
 /// The tuning report: history, best so far, parameter importance and slice plots.
 fn report(trials: &[TrialRecord], study: &str, storage: &str) -> Report {
+    // Pruned trials are drawn with the loss they had when stopped.
     let done: Vec<&TrialRecord> = trials
         .iter()
-        .filter(|t| t.state == TrialState::Complete && t.value.is_some_and(f64::is_finite))
+        .filter(|t| {
+            matches!(t.state, TrialState::Complete | TrialState::Pruned)
+                && t.value.is_some_and(f64::is_finite)
+        })
         .collect();
     let mut best = f64::INFINITY;
     let best_so_far: Vec<(f64, f64)> = done
         .iter()
+        .filter(|t| t.state == TrialState::Complete)
         .map(|t| {
             best = best.min(t.value.unwrap_or(f64::INFINITY));
             (t.number as f64, best)
@@ -347,7 +359,7 @@ fn report(trials: &[TrialRecord], study: &str, storage: &str) -> Report {
     }
     importance.sort_by(|a, b| b.1.total_cmp(&a.1));
     let history = ScatterPanel {
-        title: "every complete trial".into(),
+        title: "complete and pruned trials (pruned: their loss when stopped)".into(),
         x_label: "trial".into(),
         log_x: false,
         points: done

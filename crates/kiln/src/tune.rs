@@ -223,12 +223,15 @@ pub fn run_worker(spec: &StudySpec) -> Result<WorkerSummary, KilnError> {
         std::thread::spawn(move || -> Result<(), KilnError> {
             let rt = runtime()?;
             let store = rt.block_on(Storage::open(&url))?;
+            let mut last = Instant::now() - every;
             while !finished.load(Ordering::Relaxed) {
                 let id = current.load(Ordering::Relaxed);
-                if id != 0 {
+                if id != 0 && last.elapsed() >= every {
                     rt.block_on(store.heartbeat(id))?;
+                    last = Instant::now();
                 }
-                std::thread::sleep(every);
+                // Short naps, so the worker's end is not held up by a long interval.
+                std::thread::sleep(Duration::from_millis(50));
             }
             Ok(())
         })
