@@ -212,11 +212,7 @@ pub fn tune(args: TuneArgs, print: Print) -> Result<(), KilnError> {
             "study '{study}' has no complete trial yet; run more trials"
         ))
     })?;
-    let params: kiln::tune_types::Params = best
-        .params
-        .as_object()
-        .map(|o| o.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-        .unwrap_or_default();
+    let params = kiln::tune::params_of(&best.params);
     let baseline = kiln::tune::baseline(&args.data, &config)?;
     // A short study may find nothing better than the starting config: then keep it.
     let kept_baseline = best.value.is_none_or(|v| baseline < v);

@@ -295,13 +295,11 @@ pub fn profile_stream(
     };
     let chunk_rows = options.chunk_rows.max(1);
     let in_flight_limit = threads * 2 + 1;
-    let mut total = Profile::empty(&source, &headers, options.seed);
-    let mut violations = vec![Violations::default(); headers.len()];
     let (work_tx, work_rx) = mpsc::sync_channel::<(usize, Chunk)>(threads * 2);
     let work_rx = Arc::new(Mutex::new(work_rx));
     let (done_tx, done_rx) = mpsc::channel::<ChunkResult>();
 
-    std::thread::scope(|scope| -> Result<(), ProfileError> {
+    let merged = std::thread::scope(|scope| -> Result<InOrder, ProfileError> {
         for _ in 0..threads {
             let work_rx = Arc::clone(&work_rx);
             let done_tx = done_tx.clone();
@@ -319,46 +317,20 @@ pub fn profile_stream(
         }
         drop(done_tx);
 
-        let mut pool: Vec<Chunk> = Vec::new();
-        let mut pending: BTreeMap<usize, (Profile, Vec<Violations>)> = BTreeMap::new();
-        let (mut sent, mut next_merge) = (0usize, 0usize);
+        let mut merger = InOrder::new(
+            Profile::empty(&source, &headers, options.seed),
+            headers.len(),
+        );
+        let mut sent = 0usize;
         let mut failure: Option<ProfileError> = None;
-        let absorb = |result: ChunkResult,
-                      pool: &mut Vec<Chunk>,
-                      pending: &mut BTreeMap<usize, (Profile, Vec<Violations>)>,
-                      next_merge: &mut usize,
-                      total: &mut Profile,
-                      violations: &mut Vec<Violations>|
-         -> Result<(), ProfileError> {
-            let (index, outcome, chunk) = result;
-            pool.push(chunk);
-            pending.insert(index, outcome?);
-            while let Some((part, found)) = pending.remove(next_merge) {
-                total.merge(&part)?;
-                for (v, f) in violations.iter_mut().zip(&found) {
-                    v.merge(f);
-                }
-                *next_merge += 1;
-            }
-            Ok(())
-        };
         let mut reading = true;
         while reading && failure.is_none() {
-            if sent - next_merge >= in_flight_limit {
+            if sent - merger.next >= in_flight_limit {
                 let Ok(result) = done_rx.recv() else { break };
-                if let Err(e) = absorb(
-                    result,
-                    &mut pool,
-                    &mut pending,
-                    &mut next_merge,
-                    &mut total,
-                    &mut violations,
-                ) {
-                    failure = Some(e);
-                }
+                failure = merger.absorb(result).err();
                 continue;
             }
-            let mut chunk = pool.pop().unwrap_or_default();
+            let mut chunk = merger.pool.pop().unwrap_or_default();
             match stream.fill(&mut chunk, chunk_rows) {
                 Ok(0) => reading = false,
                 Ok(_) => {
@@ -370,42 +342,31 @@ pub fn profile_stream(
                 Err(e) => failure = Some(e.into()),
             }
             while let Ok(result) = done_rx.try_recv() {
-                if let Err(e) = absorb(
-                    result,
-                    &mut pool,
-                    &mut pending,
-                    &mut next_merge,
-                    &mut total,
-                    &mut violations,
-                ) {
+                if let Err(e) = merger.absorb(result) {
                     failure.get_or_insert(e);
                 }
             }
             on_progress(Progress {
-                rows: total.rows,
+                rows: merger.total.rows,
                 position: stream.position(),
                 total_bytes: stream.total_bytes(),
             });
         }
         drop(work_tx);
-        while failure.is_none() && next_merge < sent {
+        while failure.is_none() && merger.next < sent {
             let Ok(result) = done_rx.recv() else { break };
-            if let Err(e) = absorb(
-                result,
-                &mut pool,
-                &mut pending,
-                &mut next_merge,
-                &mut total,
-                &mut violations,
-            ) {
-                failure = Some(e);
-            }
+            failure = merger.absorb(result).err();
         }
         match failure {
             Some(e) => Err(e),
-            None => Ok(()),
+            None => Ok(merger),
         }
     })?;
+    let InOrder {
+        mut total,
+        violations,
+        ..
+    } = merged;
     if total.rows == 0 {
         return Err(kiln_data::DataError::Empty { file: source }.into());
     }
@@ -419,6 +380,46 @@ pub fn profile_stream(
         profile: total,
         violations,
     })
+}
+
+/// Chunk results merged in file order as they arrive, whatever order the workers finish in.
+struct InOrder {
+    /// Everything merged so far.
+    total: Profile,
+    /// Violations merged so far, per column.
+    violations: Vec<Violations>,
+    /// Results that arrived before their predecessors.
+    pending: BTreeMap<usize, (Profile, Vec<Violations>)>,
+    /// Index of the next chunk to merge.
+    next: usize,
+    /// Chunks back from the workers, for reuse.
+    pool: Vec<Chunk>,
+}
+
+impl InOrder {
+    fn new(total: Profile, columns: usize) -> Self {
+        Self {
+            total,
+            violations: vec![Violations::default(); columns],
+            pending: BTreeMap::new(),
+            next: 0,
+            pool: Vec::new(),
+        }
+    }
+
+    /// Takes one chunk's result and merges every result that is now next in line.
+    fn absorb(&mut self, (index, outcome, chunk): ChunkResult) -> Result<(), ProfileError> {
+        self.pool.push(chunk);
+        self.pending.insert(index, outcome?);
+        while let Some((part, found)) = self.pending.remove(&self.next) {
+            self.total.merge(&part)?;
+            for (v, f) in self.violations.iter_mut().zip(&found) {
+                v.merge(f);
+            }
+            self.next += 1;
+        }
+        Ok(())
+    }
 }
 
 /// Profiles one chunk of rows.

@@ -163,13 +163,17 @@ pub fn open_study(
     Ok((rt, store, id))
 }
 
-/// A stored trial as the samplers and pruners see it.
-fn to_trial(t: &TrialRecord) -> Trial {
-    let params = t
-        .params
+/// Stored parameters (a JSON object) as a parameter map; anything else is no parameters.
+pub fn params_of(stored: &serde_json::Value) -> Params {
+    stored
         .as_object()
         .map(|o| o.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+/// A stored trial as the samplers and pruners see it.
+fn to_trial(t: &TrialRecord) -> Trial {
+    let params = params_of(&t.params);
     Trial {
         number: t.number as u64,
         state: match t.state {
@@ -260,10 +264,7 @@ pub fn run_worker(spec: &StudySpec) -> Result<WorkerSummary, KilnError> {
             let claimed = rt.block_on(store.claim(study, spec.worker))?;
             current.store(claimed.id, Ordering::Relaxed);
             let params: Params = match &claimed.params {
-                Some(p) => p
-                    .as_object()
-                    .map(|o| o.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-                    .unwrap_or_default(),
+                Some(p) => params_of(p),
                 None => {
                     let seen: Vec<Trial> = rt
                         .block_on(store.trials(study))?
