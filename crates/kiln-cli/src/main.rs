@@ -5,6 +5,7 @@ mod data;
 mod demo;
 mod explain;
 mod progress;
+mod serve;
 mod tune;
 
 use clap::{Parser, Subcommand};
@@ -33,6 +34,10 @@ enum Command {
     /// Tune hyperparameters: TPE, random or grid search with pruning and cross-validation, on
     /// a study in SQLite or PostgreSQL that many worker processes and machines can share.
     Tune(tune::TuneArgs),
+    /// Serve models over HTTP: Open Inference Protocol v2 (KServe, Triton) and TF Serving's
+    /// REST API, with dynamic batching, versions, hot reload, Prometheus metrics and a
+    /// prediction log.
+    Serve(serve::ServeArgs),
     /// Score a model on a labelled table: accuracy, F1, log loss, ROC AUC or RMSE, MAE, R².
     Evaluate {
         /// The model bundle.
@@ -103,6 +108,7 @@ fn main() {
             let print = commands::Print::from_json_flag(args.json);
             tune::tune(args, print)
         }
+        Command::Serve(args) => serve::serve(args),
         Command::Evaluate { model, data, json } => {
             commands::evaluate(&model, &data, commands::Print::from_json_flag(json)).map(|_| ())
         }

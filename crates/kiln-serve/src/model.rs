@@ -1,0 +1,150 @@
+//! One loaded model version: its input signature, its preprocessing and the batching queue in
+//! front of its network.
+
+use crate::error::ApiError;
+use crate::metrics::{Metrics, VersionMetrics};
+use crate::runner::{BatchPolicy, Runner};
+use kiln::Bundle;
+use kiln::data::{ColumnKind, Preprocessor, Table};
+use kiln::training::Objective;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// How a feature column is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputKind {
+    /// A number (FP32 in metadata; any numeric datatype or BOOL accepted).
+    Number,
+    /// A yes/no value (FP32 0/1 in metadata; BOOL, numbers or yes/no text accepted).
+    Boolean,
+    /// A category (BYTES).
+    Category,
+}
+
+/// A model version's interface: its inputs in order, its task and classes.
+#[derive(Debug, Clone)]
+pub struct Signature {
+    /// Feature columns, in the order of the single-tensor form.
+    pub inputs: Vec<(String, InputKind)>,
+    /// The target column the model predicts.
+    pub target: String,
+    /// Class names for classifiers (output order of `probabilities`); empty for regression.
+    pub classes: Arc<Vec<String>>,
+}
+
+impl Signature {
+    /// Whether the model is a classifier.
+    pub fn is_classifier(&self) -> bool {
+        !self.classes.is_empty()
+    }
+
+    /// Where the input of this name is, if the model has one.
+    pub fn position(&self, name: &str) -> Option<usize> {
+        self.inputs.iter().position(|(n, _)| n == name)
+    }
+
+    /// The input names, quoted and comma-separated, for messages.
+    pub fn names(&self) -> String {
+        let names: Vec<String> = self.inputs.iter().map(|(n, _)| format!("'{n}'")).collect();
+        names.join(", ")
+    }
+}
+
+/// The network's answer for some rows.
+#[derive(Debug, Clone)]
+pub struct Outputs {
+    /// Rows answered.
+    pub rows: usize,
+    /// Probabilities, `rows * classes`, for classifiers; one value per row for regression.
+    pub values: Vec<f32>,
+}
+
+impl Outputs {
+    /// The index of the most probable class of each row.
+    pub fn labels(&self, classes: usize) -> Vec<usize> {
+        self.values
+            .chunks(classes.max(1))
+            .map(kiln::training::metrics::argmax)
+            .collect()
+    }
+}
+
+/// A loaded, serving model version.
+pub struct ModelVersion {
+    /// The model's name.
+    pub name: String,
+    /// The version number.
+    pub version: u64,
+    /// The bundle file it came from.
+    pub path: PathBuf,
+    /// Its inputs and outputs.
+    pub signature: Signature,
+    preprocessor: Preprocessor,
+    runner: Runner,
+}
+
+impl ModelVersion {
+    /// Loads a bundle and starts its batching thread.
+    pub fn load(
+        name: &str,
+        version: u64,
+        path: PathBuf,
+        policy: BatchPolicy,
+        metrics: &Metrics,
+    ) -> Result<Self, String> {
+        let bundle = Bundle::load(&path).map_err(|e| e.to_string())?;
+        let Bundle { manifest, model } = bundle;
+        let preprocessor = manifest.preprocessor;
+        let inputs = preprocessor
+            .features
+            .iter()
+            .map(|f| {
+                let kind = match f.kind {
+                    ColumnKind::Numeric => InputKind::Number,
+                    ColumnKind::Boolean => InputKind::Boolean,
+                    ColumnKind::Categorical => InputKind::Category,
+                };
+                (f.column.clone(), kind)
+            })
+            .collect();
+        let classes = match manifest.objective {
+            Objective::Classification { .. } => Arc::new(manifest.target.classes.clone()),
+            Objective::Regression { .. } => Arc::new(Vec::new()),
+        };
+        let signature = Signature {
+            inputs,
+            target: manifest.target.column.clone(),
+            classes,
+        };
+        let version_label = version.to_string();
+        let version_metrics: VersionMetrics = metrics.version(name, &version_label);
+        let runner = Runner::start(
+            model,
+            manifest.objective,
+            preprocessor.width(),
+            policy,
+            version_metrics,
+            format!("kiln-{name}-{version}"),
+        )
+        .map_err(|e| format!("cannot start its batching thread: {e}"))?;
+        Ok(Self {
+            name: name.to_string(),
+            version,
+            path,
+            signature,
+            preprocessor,
+            runner,
+        })
+    }
+
+    /// Encodes a table of raw cells and runs it through the network.
+    pub async fn infer(&self, table: &Table) -> Result<Outputs, ApiError> {
+        let encoded = self
+            .preprocessor
+            .transform(table)
+            .map_err(|e| ApiError::bad_request(e.to_string()))?;
+        let rows = encoded.rows;
+        let values = self.runner.run(encoded.values, rows).await?;
+        Ok(Outputs { rows, values })
+    }
+}
