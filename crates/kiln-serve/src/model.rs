@@ -57,6 +57,9 @@ pub struct Outputs {
     pub rows: usize,
     /// Probabilities, `rows * classes`, for classifiers; one value per row for regression.
     pub values: Vec<f32>,
+    /// Per categorical input, how many rows held a category never seen in training (encoded
+    /// as no known category).
+    pub unseen_categories: Vec<(String, usize)>,
 }
 
 impl Outputs {
@@ -145,6 +148,10 @@ impl ModelVersion {
             .map_err(|e| ApiError::bad_request(e.to_string()))?;
         let rows = encoded.rows;
         let values = self.runner.run(encoded.values, rows).await?;
-        Ok(Outputs { rows, values })
+        Ok(Outputs {
+            rows,
+            values,
+            unseen_categories: encoded.unseen_levels,
+        })
     }
 }

@@ -343,6 +343,14 @@ pub fn response(
     if let Some(id) = &request.id {
         body["id"] = json!(id);
     }
+    if !outputs.unseen_categories.is_empty() {
+        let unseen: serde_json::Map<String, Value> = outputs
+            .unseen_categories
+            .iter()
+            .map(|(column, n)| (column.clone(), json!(n)))
+            .collect();
+        body["parameters"] = json!({ "unseen_categories": unseen });
+    }
     Ok(body)
 }
 

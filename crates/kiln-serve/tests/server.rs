@@ -238,6 +238,14 @@ async fn every_input_form_answers_what_kiln_predict_answers() {
         "only the requested output"
     );
     close(&body["outputs"][0]["data"], &want);
+    // A category never seen in training is answered as none known, and counted.
+    let purple = json!({"inputs": [{"name": "input", "shape": [1, 3], "datatype": "BYTES", "data": ["1", "2", "purple"]}]});
+    let (status, body, _) = call(&s.app, "POST", "/v2/models/m1/infer", Some(purple), &[]).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["parameters"]["unseen_categories"],
+        json!({"colour": 1})
+    );
     // TF Serving, row format.
     let instances: Vec<Value> = (0..n)
         .map(|i| json!({"a": a[i], "b": b[i], "colour": colour[i]}))
