@@ -140,6 +140,23 @@ pub fn run(out: &Path, json: bool) -> Result<(), KilnError> {
         },
         print,
     )?;
+    say(
+        "\n== 9. serve: the model over HTTP (Open Inference Protocol v2), 8 clients sending the held-back rows one per request",
+    );
+    let served = serve(&trained.model, &holdout_rows)?;
+    say(&format!(
+        "{} requests in {:.2} s ({:.0}/s), latency p50 {:.2} ms, p99 {:.2} ms; every answer equals `kiln predict` (largest difference {:.1e})",
+        served.requests,
+        served.seconds,
+        served.requests as f64 / served.seconds,
+        served.p50_ms,
+        served.p99_ms,
+        served.max_difference
+    ));
+    say(&format!(
+        "serve it yourself: kiln serve {} --port 8000, then POST /v2/models/breast_cancer/infer (or /v1/models/breast_cancer:predict); metrics at /metrics",
+        trained.model.display()
+    ));
     say(&format!(
         "\nopen {} for the learning curves, metrics and confusion matrix, {} for the explanations and {} for the tuning.",
         trained.report.display(),
@@ -160,11 +177,170 @@ pub fn run(out: &Path, json: bool) -> Result<(), KilnError> {
                 "damaged_validation": {"passed": broken.passed, "errors": broken.errors,
                     "anomalies": broken.anomalies},
                 "explanation": explanation,
+                "serving": served,
             }))
             .expect("json")
         );
     }
     Ok(())
+}
+
+/// What serving the held-back rows measured.
+#[derive(serde::Serialize)]
+struct Served {
+    requests: usize,
+    seconds: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    max_difference: f64,
+}
+
+/// A served row: its index, the request's latency in ms, and the server's answer.
+type Answer = (usize, f64, serde_json::Value);
+
+/// Serves `model` on a free port, sends each held-back row as its own request from 8 client
+/// threads, checks every answer against `kiln predict`, and stops the server.
+fn serve(model: &Path, holdout_csv: &str) -> Result<Served, KilnError> {
+    let server_error = |e: kiln_serve::ServeError| KilnError::Config(e.0);
+    let bundle = kiln::Bundle::load(model)?;
+    let table =
+        kiln::data::read::read_csv(std::io::BufReader::new(holdout_csv.as_bytes()), "holdout")?;
+    let expected = kiln::predict(&bundle, &table)?;
+    let target = bundle.manifest.target.column.clone();
+    let bodies: Vec<String> = (0..table.n_rows())
+        .map(|row| {
+            let inputs: Vec<serde_json::Value> = table
+                .columns
+                .iter()
+                .filter(|c| c.name != target)
+                .map(|c| json!({"name": c.name, "shape": [1], "datatype": "BYTES", "data": [c.cells[row].as_text()]}))
+                .collect();
+            json!({ "inputs": inputs }).to_string()
+        })
+        .collect();
+    let server = kiln_serve::RunningServer::start(kiln_serve::ServeOptions {
+        paths: vec![model.to_path_buf()],
+        host: "127.0.0.1".into(),
+        port: 0,
+        batch: kiln_serve::BatchPolicy {
+            max_batch: 256,
+            max_delay: std::time::Duration::ZERO,
+            queue: 1024,
+        },
+        threads: 0,
+        token_file: None,
+        max_body: 1 << 20,
+        timeout: std::time::Duration::from_secs(30),
+        poll: std::time::Duration::from_secs(3600),
+        versions: kiln_serve::VersionPolicy::Latest(1),
+        log: None,
+        json_logs: false,
+    })
+    .map_err(server_error)?;
+    let address = server.address();
+    let name = kiln_serve::repository::bundle_model_name(model);
+    let path = format!("/v2/models/{name}/infer");
+    let clients = 8;
+    let start = std::time::Instant::now();
+    let answers: Vec<Result<Vec<Answer>, String>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..clients)
+            .map(|client| {
+                let (bodies, path) = (&bodies, &path);
+                scope.spawn(move || {
+                    (client..bodies.len())
+                        .step_by(clients)
+                        .map(|row| {
+                            let sent = std::time::Instant::now();
+                            let reply = post(address, path, &bodies[row])?;
+                            Ok((row, sent.elapsed().as_secs_f64() * 1e3, reply))
+                        })
+                        .collect()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Err("a client panicked".into())))
+            .collect()
+    });
+    let seconds = start.elapsed().as_secs_f64();
+    server.stop().map_err(server_error)?;
+    let mut latencies = Vec::new();
+    let mut max_difference = 0f64;
+    for (row, ms, reply) in answers
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(KilnError::Config)?
+        .into_iter()
+        .flatten()
+    {
+        latencies.push(ms);
+        let got = reply["outputs"][1]["data"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let want = &expected.rows[row][1..];
+        if got.len() != want.len() {
+            return Err(KilnError::Config(format!(
+                "the server's answer for row {row} has no probabilities: {reply}"
+            )));
+        }
+        for (g, w) in got.iter().zip(want) {
+            let w: f64 = w.parse().unwrap_or(f64::NAN);
+            let difference = (g.as_f64().unwrap_or(f64::NAN) - w).abs();
+            // A NaN (a missing or unreadable value) counts as an infinite difference.
+            max_difference = max_difference.max(if difference.is_nan() {
+                f64::INFINITY
+            } else {
+                difference
+            });
+        }
+    }
+    if max_difference >= 1e-5 {
+        return Err(KilnError::Config(format!(
+            "the server's answers differ from kiln predict by up to {max_difference}"
+        )));
+    }
+    latencies.sort_by(f64::total_cmp);
+    let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q).round() as usize];
+    Ok(Served {
+        requests: latencies.len(),
+        seconds,
+        p50_ms: at(0.5),
+        p99_ms: at(0.99),
+        max_difference,
+    })
+}
+
+/// One HTTP/1.1 POST; the JSON answer, or why there is none.
+fn post(
+    address: std::net::SocketAddr,
+    path: &str,
+    body: &str,
+) -> Result<serde_json::Value, String> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address)
+        .map_err(|e| format!("cannot reach the server: {e}"))?;
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .map_err(|e| format!("cannot send the request: {e}"))?;
+    let mut response = String::new();
+    stream
+        .read_to_string(&mut response)
+        .map_err(|e| format!("cannot read the answer: {e}"))?;
+    let (head, body) = response
+        .split_once("\r\n\r\n")
+        .ok_or("the answer has no body")?;
+    if !head.starts_with("HTTP/1.1 200") {
+        return Err(format!(
+            "the server answered {}: {body}",
+            head.lines().next().unwrap_or_default()
+        ));
+    }
+    serde_json::from_str(body).map_err(|e| format!("the answer is not JSON: {e}"))
 }
 
 /// The table split into (four of every five rows, every fifth row), each with the header.

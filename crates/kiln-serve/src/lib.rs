@@ -66,22 +66,81 @@ pub fn run(
     on_listening: impl FnOnce(SocketAddr) + Send,
 ) -> Result<(), ServeError> {
     init_logs(options.json_logs);
-    let threads = if options.threads == 0 {
+    runtime(options.threads)?.block_on(serve(options, on_listening, shutdown_signal()))
+}
+
+/// A server running on its own threads, for programs that embed one (the demo, tests).
+pub struct RunningServer {
+    address: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<Result<(), ServeError>>>,
+}
+
+impl RunningServer {
+    /// Loads the models and starts serving; returns once the server listens.
+    pub fn start(options: ServeOptions) -> Result<Self, ServeError> {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let (listening, address) = std::sync::mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("kiln-serve".into())
+            .spawn(move || {
+                let on_listening = move |a| {
+                    let _ = listening.send(a);
+                };
+                runtime(options.threads)?.block_on(serve(options, on_listening, async {
+                    let _ = stopped.await;
+                }))
+            })
+            .map_err(|e| ServeError(format!("cannot start the server's thread: {e}")))?;
+        match address.recv() {
+            Ok(address) => Ok(Self {
+                address,
+                stop: Some(stop),
+                thread: Some(thread),
+            }),
+            // The server ended before listening: its error says why.
+            Err(_) => Err(thread
+                .join()
+                .map_err(|_| ServeError("the server's thread panicked".into()))?
+                .err()
+                .unwrap_or_else(|| ServeError("the server stopped before listening".into()))),
+        }
+    }
+
+    /// The address it listens on.
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// Finishes the requests in flight and stops.
+    pub fn stop(mut self) -> Result<(), ServeError> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        match self.thread.take().map(std::thread::JoinHandle::join) {
+            Some(Ok(result)) => result,
+            Some(Err(_)) => Err(ServeError("the server's thread panicked".into())),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The request-handling threads; the network's own parallel loops share the same number (a
+/// pool built earlier in the process is kept).
+fn runtime(threads: usize) -> Result<tokio::runtime::Runtime, ServeError> {
+    let threads = if threads == 0 {
         std::thread::available_parallelism().map_or(1, |n| n.get())
     } else {
-        options.threads
+        threads
     };
-    // The network's own parallel loops share the same number of threads; a pool built
-    // earlier in the process is kept.
     let _ = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build_global();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads)
         .enable_all()
         .build()
-        .map_err(|e| ServeError(format!("cannot start the server's threads: {e}")))?;
-    runtime.block_on(serve(options, on_listening))
+        .map_err(|e| ServeError(format!("cannot start the server's threads: {e}")))
 }
 
 fn init_logs(json: bool) {
@@ -99,6 +158,7 @@ fn init_logs(json: bool) {
 async fn serve(
     options: ServeOptions,
     on_listening: impl FnOnce(SocketAddr),
+    stop_when: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     if options.paths.is_empty() {
         return Err(ServeError(
@@ -180,7 +240,7 @@ async fn serve(
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let poller = tokio::spawn(poll(Arc::clone(&registry), options.poll, stopped));
     let served = axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(stop_when)
         .await;
     let _ = stop.send(true);
     let _ = poller.await;
