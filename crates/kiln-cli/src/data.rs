@@ -72,11 +72,11 @@ pub enum CorrectionArg {
     None,
 }
 
-fn subtitle() -> String {
+pub(crate) fn subtitle() -> String {
     format!("Kiln {}", kiln::VERSION)
 }
 
-fn write(path: &Path, text: &str) -> Result<(), KilnError> {
+pub(crate) fn write(path: &Path, text: &str) -> Result<(), KilnError> {
     kiln::atomic::write_atomic(path, text.as_bytes()).map_err(|e| KilnError::write(path, e))
 }
 

@@ -4,6 +4,7 @@ mod commands;
 mod data;
 mod demo;
 mod explain;
+mod monitor;
 mod progress;
 mod serve;
 mod tune;
@@ -34,6 +35,9 @@ enum Command {
     /// Tune hyperparameters: TPE, random or grid search with pruning and cross-validation, on
     /// a study in SQLite or PostgreSQL that many worker processes and machines can share.
     Tune(tune::TuneArgs),
+    /// Monitor live traffic against a model's training profile: feature and prediction drift,
+    /// data errors and, with labels, quality, window by window. Exit code 1 on an alert.
+    Monitor(monitor::MonitorArgs),
     /// Serve models over HTTP: Open Inference Protocol v2 (KServe, Triton) and TF Serving's
     /// REST API, with dynamic batching, versions, hot reload, Prometheus metrics and a
     /// prediction log.
@@ -109,6 +113,13 @@ fn main() {
             tune::tune(args, print)
         }
         Command::Serve(args) => serve::serve(args),
+        Command::Monitor(args) => {
+            let print = commands::Print::from_json_flag(args.json);
+            match monitor::run(args, print) {
+                Ok(true) => std::process::exit(1),
+                other => other.map(|_| ()),
+            }
+        }
         Command::Evaluate { model, data, json } => {
             commands::evaluate(&model, &data, commands::Print::from_json_flag(json)).map(|_| ())
         }

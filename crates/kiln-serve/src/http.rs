@@ -233,7 +233,7 @@ async fn infer_v2(
         let table = v2::table(&request, &binary, &model.signature)?;
         let outputs = model.infer(&table).await?;
         let response = v2::response(&request, &model, &outputs)?;
-        log_prediction(&state, &model, table, outputs.values);
+        log_prediction(&state, &model, request.id.clone(), table, outputs.values);
         Ok::<_, ApiError>(Json(response).into_response())
     }
     .await;
@@ -268,6 +268,7 @@ fn finish(
 fn log_prediction(
     state: &AppState,
     model: &ModelVersion,
+    id: Option<String>,
     table: kiln::data::Table,
     values: Vec<f32>,
 ) {
@@ -277,6 +278,7 @@ fn log_prediction(
         log.offer(
             &model.name,
             model.version,
+            id,
             table,
             values,
             Arc::clone(&model.signature.classes),
@@ -386,7 +388,7 @@ async fn predict_tf(
         let (table, format) = tfserving::table(&body, &model.signature)?;
         let outputs = model.infer(&table).await?;
         let response = tfserving::response(&model, &outputs, format);
-        log_prediction(&state, &model, table, outputs.values);
+        log_prediction(&state, &model, None, table, outputs.values);
         Ok::<_, ApiError>(Json(response).into_response())
     }
     .await;

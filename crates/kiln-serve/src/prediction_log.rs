@@ -32,6 +32,7 @@ struct Record {
     time_ms: u128,
     model: String,
     version: u64,
+    id: Option<String>,
     table: Table,
     values: Vec<f32>,
     classes: Arc<Vec<String>>,
@@ -84,11 +85,13 @@ impl PredictionLog {
         ((h >> 11) as f64) / ((1u64 << 53) as f64) < self.sample_rate
     }
 
-    /// Queues a served request's rows; drops them (and counts the drop) if the writer is behind.
+    /// Queues a served request's rows (with the request's id, which labels join on later);
+    /// drops them, and counts the drop, if the writer is behind.
     pub fn offer(
         &self,
         model: &str,
         version: u64,
+        id: Option<String>,
         table: Table,
         values: Vec<f32>,
         classes: Arc<Vec<String>>,
@@ -101,6 +104,7 @@ impl PredictionLog {
                 .map_or(0, |d| d.as_millis()),
             model: model.to_string(),
             version,
+            id,
             table,
             values,
             classes,
@@ -226,13 +230,18 @@ fn row_json(record: &Record, row: usize) -> Value {
         let best = kiln::training::metrics::argmax(p);
         json!({ "label": record.classes[best], "probabilities": p })
     };
-    json!({
+    let mut line = json!({
         "timestamp_ms": record.time_ms as u64,
         "model": record.model,
         "version": record.version,
         "inputs": inputs,
         "outputs": outputs,
-    })
+    });
+    if let Some(id) = &record.id {
+        line["id"] = json!(id);
+        line["row"] = json!(row);
+    }
+    line
 }
 
 #[cfg(test)]
@@ -274,7 +283,14 @@ mod tests {
         let classes = Arc::new(vec!["a".to_string(), "b".to_string()]);
         for _ in 0..5 {
             assert!(log.sample());
-            log.offer("m", 3, table(), vec![0.25, 0.75, 0.9, 0.1], classes.clone());
+            log.offer(
+                "m",
+                3,
+                Some("r7".into()),
+                table(),
+                vec![0.25, 0.75, 0.9, 0.1],
+                classes.clone(),
+            );
         }
         log.close();
         let mut lines = Vec::new();
@@ -300,6 +316,7 @@ mod tests {
         assert_eq!(first["inputs"], json!({"x": 1.5, "c": "r"}));
         assert_eq!(first["outputs"]["label"], "b");
         assert_eq!(first["version"], 3);
+        assert_eq!((&first["id"], &first["row"]), (&json!("r7"), &json!(0)));
         let second: Value = serde_json::from_str(&lines[1]).unwrap();
         assert_eq!(second["inputs"]["x"], Value::Null);
         assert_eq!(second["outputs"]["label"], "a");

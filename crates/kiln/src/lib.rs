@@ -14,6 +14,7 @@ pub mod bundle;
 pub mod config;
 pub mod error;
 pub mod explain;
+pub mod monitor;
 pub mod pipeline;
 pub mod report;
 pub mod tune;
