@@ -235,6 +235,8 @@ fn serve(model: &Path, holdout_csv: &str) -> Result<Served, KilnError> {
         versions: kiln_serve::VersionPolicy::Latest(1),
         log: None,
         json_logs: false,
+        drift_rows: 0,
+        drift_every: std::time::Duration::from_secs(3600),
     })
     .map_err(server_error)?;
     let address = server.address();

@@ -66,6 +66,13 @@ pub struct ServeArgs {
     /// Seed of the prediction log's sampling.
     #[arg(long, default_value_t = 42)]
     seed: u64,
+    /// Recent rows per model version compared with its training profile for the drift gauges
+    /// at /metrics (kiln_drift, kiln_feature_drift); 0 turns drift figures off.
+    #[arg(long, default_value_t = 1000)]
+    drift_rows: usize,
+    /// Seconds between drift measurements.
+    #[arg(long, default_value_t = 30)]
+    drift_every_s: u64,
     /// Write the server's logs as JSON lines.
     #[arg(long)]
     json_logs: bool,
@@ -108,6 +115,8 @@ pub fn serve(args: ServeArgs) -> Result<(), KilnError> {
         versions: args.versions,
         log,
         json_logs: args.json_logs,
+        drift_rows: args.drift_rows,
+        drift_every: Duration::from_secs(args.drift_every_s.max(1)),
     };
     kiln_serve::run(options, |address| {
         let mut out = std::io::stdout().lock();

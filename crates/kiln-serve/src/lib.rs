@@ -3,6 +3,7 @@
 //! requests into batches, serving several versions with hot reload, and exporting Prometheus
 //! metrics and a sampled prediction log for monitoring.
 
+pub mod drift;
 pub mod error;
 pub mod http;
 pub mod input;
@@ -52,6 +53,10 @@ pub struct ServeOptions {
     pub log: Option<LogOptions>,
     /// Logs as JSON lines instead of text.
     pub json_logs: bool,
+    /// Recent rows per model version compared with its training profile (0: no drift figures).
+    pub drift_rows: usize,
+    /// How often the drift figures are measured again.
+    pub drift_every: Duration,
 }
 
 /// Why the server could not start.
@@ -186,12 +191,15 @@ async fn serve(
     };
     let sources = sources(&options.paths)?;
     let metrics = Metrics::new();
-    let registry = Arc::new(Registry::new(
-        sources,
-        options.versions.clone(),
-        options.batch,
-        metrics.clone(),
-    ));
+    let registry = Arc::new(
+        Registry::new(
+            sources,
+            options.versions.clone(),
+            options.batch,
+            metrics.clone(),
+        )
+        .with_drift_rows(options.drift_rows),
+    );
     let first = Arc::clone(&registry);
     tokio::task::spawn_blocking(move || first.sync())
         .await
@@ -218,6 +226,7 @@ async fn serve(
         )),
         None => None,
     };
+    let metrics_for_drift = metrics.clone();
     let state = AppState {
         registry: Arc::clone(&registry),
         metrics,
@@ -238,12 +247,19 @@ async fn serve(
     tracing::info!(address = %bound, "serving");
     on_listening(bound);
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let poller = tokio::spawn(poll(Arc::clone(&registry), options.poll, stopped));
+    let poller = tokio::spawn(poll(Arc::clone(&registry), options.poll, stopped.clone()));
+    let drift = tokio::spawn(measure_drift(
+        Arc::clone(&registry),
+        metrics_for_drift,
+        options.drift_every,
+        stopped,
+    ));
     let served = axum::serve(listener, router(state))
         .with_graceful_shutdown(stop_when)
         .await;
     let _ = stop.send(true);
     let _ = poller.await;
+    let _ = drift.await;
     if let Some(log) = log
         && let Ok(log) = Arc::try_unwrap(log)
     {
@@ -286,6 +302,31 @@ async fn poll(
         }
         let r = Arc::clone(&registry);
         let _ = tokio::task::spawn_blocking(move || r.sync()).await;
+    }
+}
+
+/// Measures drift on every serving version's recent rows every `every` until told to stop.
+async fn measure_drift(
+    registry: Arc<Registry>,
+    metrics: Metrics,
+    every: Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let options = kiln::monitor::MonitorOptions::default();
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = stop.changed() => return,
+        }
+        let (r, m) = (Arc::clone(&registry), metrics.clone());
+        let _ = tokio::task::spawn_blocking(move || {
+            for version in r.serving() {
+                if let Some(watch) = &version.drift {
+                    watch.publish(&version, &m, &options);
+                }
+            }
+        })
+        .await;
     }
 }
 

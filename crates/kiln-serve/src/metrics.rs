@@ -2,8 +2,8 @@
 //! version, served as text at `GET /metrics`.
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
-    Registry, TextEncoder,
+    Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 /// Every metric the server keeps.
@@ -19,6 +19,9 @@ pub struct Metrics {
     pub log_dropped: IntCounter,
     /// Model versions loaded and serving.
     pub versions_loaded: IntGauge,
+    feature_drift: GaugeVec,
+    feature_drifted: GaugeVec,
+    drift: GaugeVec,
 }
 
 /// The metrics of one model version, resolved once so the request path only touches atomics.
@@ -88,6 +91,30 @@ impl Metrics {
             "Model versions loaded and serving.",
         )
         .expect("valid metric");
+        let feature_drift = GaugeVec::new(
+            Opts::new(
+                "kiln_feature_drift",
+                "Drift statistic of each feature over the recent rows (the test kiln monitor picks).",
+            ),
+            &["model", "version", "feature", "test"],
+        )
+        .expect("valid metric");
+        let feature_drifted = GaugeVec::new(
+            Opts::new(
+                "kiln_feature_drifted",
+                "1 when a feature drifted over the recent rows.",
+            ),
+            &["model", "version", "feature"],
+        )
+        .expect("valid metric");
+        let drift = GaugeVec::new(
+            Opts::new(
+                "kiln_drift",
+                "Drift over the recent rows: share of features drifted, prediction drift statistic, alert (0/1) and rows compared.",
+            ),
+            &["model", "version", "figure"],
+        )
+        .expect("valid metric");
         for metric in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(latency.clone()),
@@ -96,6 +123,9 @@ impl Metrics {
             Box::new(rows.clone()),
             Box::new(log_dropped.clone()),
             Box::new(versions_loaded.clone()),
+            Box::new(feature_drift.clone()),
+            Box::new(feature_drifted.clone()),
+            Box::new(drift.clone()),
         ] {
             registry.register(metric).expect("metric names are unique");
         }
@@ -108,6 +138,33 @@ impl Metrics {
             rows,
             log_dropped,
             versions_loaded,
+            feature_drift,
+            feature_drifted,
+            drift,
+        }
+    }
+
+    /// Publishes a drift measurement of one model version.
+    pub fn set_drift(&self, model: &str, version: &str, w: &kiln::monitor::WindowReport) {
+        for f in &w.features {
+            self.feature_drift
+                .with_label_values(&[model, version, f.column.as_str(), f.test.as_str()])
+                .set(f.statistic);
+            self.feature_drifted
+                .with_label_values(&[model, version, f.column.as_str()])
+                .set(f64::from(u8::from(f.drift)));
+        }
+        let figure = |name: &str, value: f64| {
+            self.drift
+                .with_label_values(&[model, version, name])
+                .set(value);
+        };
+        figure("share_drifted", w.share_drifted);
+        figure("rows", w.rows as f64);
+        figure("alert", f64::from(u8::from(w.alert)));
+        if let Some(p) = &w.prediction_drift {
+            figure("prediction", p.statistic);
+            figure("prediction_drifted", f64::from(u8::from(p.drift)));
         }
     }
 

@@ -1,6 +1,7 @@
 //! One loaded model version: its input signature, its preprocessing and the batching queue in
 //! front of its network.
 
+use crate::drift::DriftWatch;
 use crate::error::ApiError;
 use crate::metrics::{Metrics, VersionMetrics};
 use crate::runner::{BatchPolicy, Runner};
@@ -82,6 +83,8 @@ pub struct ModelVersion {
     pub path: PathBuf,
     /// Its inputs and outputs.
     pub signature: Signature,
+    /// Recent rows compared with the training profile, when drift is watched.
+    pub drift: Option<DriftWatch>,
     preprocessor: Preprocessor,
     runner: Runner,
 }
@@ -94,11 +97,16 @@ impl ModelVersion {
         path: PathBuf,
         policy: BatchPolicy,
         metrics: &Metrics,
+        drift_rows: usize,
     ) -> Result<Self, String> {
         let bundle = Bundle::load(&path).map_err(|e| e.to_string())?;
+        // Bundles without a training profile (older ones) serve without drift figures.
+        let drift = (drift_rows > 0)
+            .then(|| kiln::monitor::Baseline::of(&bundle, &path.display().to_string()).ok())
+            .flatten();
         let Bundle { manifest, model } = bundle;
         let preprocessor = manifest.preprocessor;
-        let inputs = preprocessor
+        let inputs: Vec<(String, InputKind)> = preprocessor
             .features
             .iter()
             .map(|f| {
@@ -114,6 +122,13 @@ impl ModelVersion {
             Objective::Classification { .. } => Arc::new(manifest.target.classes.clone()),
             Objective::Regression { .. } => Arc::new(Vec::new()),
         };
+        let drift = drift.map(|baseline| {
+            let names = inputs
+                .iter()
+                .map(|(n, _): &(String, InputKind)| n.clone())
+                .collect();
+            DriftWatch::new(baseline, names, drift_rows)
+        });
         let signature = Signature {
             inputs,
             target: manifest.target.column.clone(),
@@ -135,6 +150,7 @@ impl ModelVersion {
             version,
             path,
             signature,
+            drift,
             preprocessor,
             runner,
         })
@@ -148,10 +164,14 @@ impl ModelVersion {
             .map_err(|e| ApiError::bad_request(e.to_string()))?;
         let rows = encoded.rows;
         let values = self.runner.run(encoded.values, rows).await?;
-        Ok(Outputs {
+        let outputs = Outputs {
             rows,
             values,
             unseen_categories: encoded.unseen_levels,
-        })
+        };
+        if let Some(drift) = &self.drift {
+            drift.record(table, &outputs, &self.signature.classes);
+        }
+        Ok(outputs)
     }
 }

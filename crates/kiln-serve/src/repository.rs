@@ -147,6 +147,7 @@ pub struct Registry {
     metrics: Metrics,
     models: RwLock<BTreeMap<String, ModelState>>,
     synced: AtomicBool,
+    drift_rows: usize,
 }
 
 impl Registry {
@@ -164,7 +165,23 @@ impl Registry {
             metrics,
             models: RwLock::new(BTreeMap::new()),
             synced: AtomicBool::new(false),
+            drift_rows: 0,
         }
+    }
+
+    /// Keeps the last `rows` rows served by each version for drift figures (0: none).
+    pub fn with_drift_rows(mut self, rows: usize) -> Self {
+        self.drift_rows = rows;
+        self
+    }
+
+    /// Every serving model version.
+    pub fn serving(&self) -> Vec<Arc<ModelVersion>> {
+        let models = self.models.read().expect("registry lock");
+        models
+            .values()
+            .flat_map(|m| m.serving.values().map(|(v, _)| Arc::clone(v)))
+            .collect()
     }
 
     /// The serving version `version` of `name`, or its default (newest) version.
@@ -374,7 +391,14 @@ impl Registry {
                 {
                     continue;
                 }
-                match ModelVersion::load(name, version, path.clone(), self.batch, &self.metrics) {
+                match ModelVersion::load(
+                    name,
+                    version,
+                    path.clone(),
+                    self.batch,
+                    &self.metrics,
+                    self.drift_rows,
+                ) {
                     Ok(model) => {
                         tracing::info!(model = name, version, path = %path.display(), "loaded");
                         loaded.push((version, Arc::new(model), *stamp));

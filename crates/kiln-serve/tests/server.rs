@@ -581,6 +581,65 @@ async fn a_full_queue_answers_503_with_retry_after_and_batches_form_under_load()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drift_on_recent_rows_is_published_as_gauges() {
+    let metrics = Metrics::new();
+    let registry = Arc::new(
+        Registry::new(
+            vec![Source::Bundle(bundles().2.clone())],
+            VersionPolicy::Latest(1),
+            policy(),
+            metrics.clone(),
+        )
+        .with_drift_rows(200),
+    );
+    registry.sync();
+    let app = router(AppState {
+        registry: Arc::clone(&registry),
+        metrics: metrics.clone(),
+        log: None,
+        token: None,
+        timeout: Duration::from_secs(30),
+        max_body: 1 << 20,
+    });
+    // Rows far from the training data in both numeric columns.
+    let n = 150;
+    let a: Vec<Value> = (0..n).map(|i| json!(50.0 + i as f64)).collect();
+    let colour: Vec<Value> = (0..n)
+        .map(|i| json!(["red", "green", "blue"][i % 3]))
+        .collect();
+    let body = json!({"inputs": [
+        {"name": "a", "shape": [n], "datatype": "FP32", "data": a.clone()},
+        {"name": "b", "shape": [n], "datatype": "FP32", "data": a},
+        {"name": "colour", "shape": [n], "datatype": "BYTES", "data": colour},
+    ]});
+    assert_eq!(
+        call(&app, "POST", "/v2/models/m1/infer", Some(body), &[])
+            .await
+            .0,
+        200
+    );
+    let version = registry.get("m1", None).unwrap();
+    version.drift.as_ref().expect("drift is watched").publish(
+        &version,
+        &metrics,
+        &Default::default(),
+    );
+    let text = metrics.render();
+    assert!(
+        text.contains(r#"kiln_feature_drifted{feature="a",model="m1",version="1"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"kiln_drift{figure="rows",model="m1",version="1"} 150"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"kiln_drift{figure="alert",model="m1",version="1"} 1"#),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sampled_rows_reach_the_prediction_log() {
     let dir = tempfile::tempdir().unwrap();
     let options = LogOptions {

@@ -416,18 +416,7 @@ pub fn monitor(
     options: &MonitorOptions,
     window: Window,
 ) -> Result<MonitorReport, KilnError> {
-    let reference = bundle
-        .manifest
-        .profile
-        .as_ref()
-        .ok_or_else(|| KilnError::Bundle {
-            path: model.to_string(),
-            problem:
-                "holds no training profile (made by an older Kiln); train it again to monitor it"
-                    .into(),
-        })?;
-    let schema = Schema::infer(reference);
-    let predictions_reference = prediction_reference(bundle, &live.source)?;
+    let baseline = Baseline::of(bundle, model)?;
     let windows = cut(live, window);
     if windows.is_empty() {
         return Err(KilnError::Config(format!(
@@ -440,19 +429,7 @@ pub fn monitor(
         if range.len() < options.min_rows && index > 0 {
             continue;
         }
-        let references = References {
-            data: reference,
-            predictions: predictions_reference.as_ref(),
-            schema: &schema,
-        };
-        reports.push(window_report(
-            bundle,
-            &references,
-            live,
-            index,
-            range,
-            options,
-        )?);
+        reports.push(baseline.window(live, index, range, options)?);
     }
     let labelled = live
         .actual
@@ -505,14 +482,59 @@ fn cut(live: &Live, window: Window) -> Vec<std::ops::Range<usize>> {
     }
 }
 
-/// What a window is compared with.
-struct References<'a> {
+/// What live windows are compared with, prepared once from a bundle (a server keeps one per
+/// model version).
+#[derive(Debug, Clone)]
+pub struct Baseline {
     /// The training data's profile.
-    data: &'a Profile,
+    data: Profile,
+    /// The schema inferred from it.
+    schema: Schema,
     /// The model's predictions on its kept training rows, profiled under the target's name.
-    predictions: Option<&'a Profile>,
-    /// The schema inferred from the training profile.
-    schema: &'a Schema,
+    predictions: Option<Profile>,
+    /// The target column.
+    target: String,
+    /// Whether the model is a regression.
+    regression: bool,
+    /// Accuracy (classification) or RMSE (regression) on the model's test rows.
+    test_score: Option<f64>,
+}
+
+impl Baseline {
+    /// The baseline of a bundle (`model` names it in messages).
+    pub fn of(bundle: &Bundle, model: &str) -> Result<Self, KilnError> {
+        let m = &bundle.manifest;
+        let data = m.profile.clone().ok_or_else(|| KilnError::Bundle {
+            path: model.to_string(),
+            problem:
+                "holds no training profile (made by an older Kiln); train it again to monitor it"
+                    .into(),
+        })?;
+        let regression = m.target.classes.is_empty();
+        Ok(Self {
+            schema: Schema::infer(&data),
+            data,
+            predictions: prediction_reference(bundle, model)?,
+            target: m.target.column.clone(),
+            regression,
+            test_score: if regression {
+                m.test_metrics.rmse
+            } else {
+                m.test_metrics.accuracy
+            },
+        })
+    }
+
+    /// Compares the rows `range` of `live` with the baseline.
+    pub fn window(
+        &self,
+        live: &Live,
+        index: usize,
+        range: std::ops::Range<usize>,
+        options: &MonitorOptions,
+    ) -> Result<WindowReport, KilnError> {
+        window_report(self, live, index, range, options)
+    }
 }
 
 /// The profile of the model's own predictions on the training rows kept in the bundle: what
@@ -548,16 +570,15 @@ fn prediction_reference(bundle: &Bundle, source: &str) -> Result<Option<Profile>
 }
 
 fn window_report(
-    bundle: &Bundle,
-    references: &References,
+    baseline: &Baseline,
     live: &Live,
     index: usize,
     range: std::ops::Range<usize>,
     options: &MonitorOptions,
 ) -> Result<WindowReport, KilnError> {
-    let target = &bundle.manifest.target.column;
+    let target = &baseline.target;
     let profile = profile_window(live, target, range.clone())?;
-    let (reference, schema) = (references.data, references.schema);
+    let (reference, schema) = (&baseline.data, &baseline.schema);
     let mut anomalies: Vec<Anomaly> = against_schema(schema, &profile);
     // The predicted column stands in for the target: its unseen labels are not data errors.
     anomalies.retain(|a| a.column.as_deref() != Some(target.as_str()));
@@ -568,7 +589,7 @@ fn window_report(
         drift_options.small_reference = u64::MAX;
     }
     let drift = drift::compare(reference, &profile.profile, &drift_options);
-    let prediction_drift = match references.predictions {
+    let prediction_drift = match &baseline.predictions {
         Some(predictions) => drift::compare(predictions, &profile.profile, &drift_options)
             .features
             .iter()
@@ -607,7 +628,7 @@ fn window_report(
         .filter(|a| a.severity == Severity::Warning)
         .map(describe)
         .collect();
-    let quality = quality(bundle, live, range.clone());
+    let quality = quality(baseline, live, range.clone());
     let mut reasons = Vec::new();
     if !features.is_empty() && share_drifted >= options.drift_share {
         reasons.push(format!(
@@ -716,8 +737,8 @@ fn profile_window(
 }
 
 /// Accuracy or RMSE on a window's labelled rows, with the model's test score beside it.
-fn quality(bundle: &Bundle, live: &Live, range: std::ops::Range<usize>) -> Option<Quality> {
-    let regression = bundle.manifest.target.classes.is_empty();
+fn quality(baseline: &Baseline, live: &Live, range: std::ops::Range<usize>) -> Option<Quality> {
+    let regression = baseline.regression;
     let pairs: Vec<(&Cell, &Cell)> = range
         .map(|r| (&live.predicted[r], &live.actual[r]))
         .filter(|(p, a)| !matches!(a, Cell::Missing) && !matches!(p, Cell::Missing))
@@ -725,7 +746,6 @@ fn quality(bundle: &Bundle, live: &Live, range: std::ops::Range<usize>) -> Optio
     if pairs.is_empty() {
         return None;
     }
-    let test = &bundle.manifest.test_metrics;
     if regression {
         let errors: Vec<f64> = pairs
             .iter()
@@ -742,7 +762,7 @@ fn quality(bundle: &Bundle, live: &Live, range: std::ops::Range<usize>) -> Optio
             rows: errors.len(),
             metric: "rmse".into(),
             value: rmse,
-            baseline: test.rmse,
+            baseline: baseline.test_score,
         })
     } else {
         let right = pairs
@@ -753,7 +773,7 @@ fn quality(bundle: &Bundle, live: &Live, range: std::ops::Range<usize>) -> Optio
             rows: pairs.len(),
             metric: "accuracy".into(),
             value: right as f64 / pairs.len() as f64,
-            baseline: test.accuracy,
+            baseline: baseline.test_score,
         })
     }
 }
