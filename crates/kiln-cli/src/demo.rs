@@ -5,7 +5,7 @@ use crate::data::{self, CorrectionArg, ProfileArgs, ValidateArgs};
 use crate::explain::{self, ExplainArgs, MethodArg};
 use kiln::KilnError;
 use serde_json::json;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The bundled data set, embedded so the demo runs anywhere.
 const BREAST_CANCER: &str = include_str!("../../../datasets/breast_cancer.csv");
@@ -157,11 +157,35 @@ pub fn run(out: &Path, json: bool) -> Result<(), KilnError> {
         "serve it yourself: kiln serve {} --port 8000, then POST /v2/models/breast_cancer/infer (or /v1/models/breast_cancer:predict); metrics at /metrics",
         trained.model.display()
     ));
+    say(
+        "\n== 10. monitor: the held-back rows, then the damaged copy, against the model's training profile (exit code 1 on an alert)",
+    );
+    let monitor_report = out.join("breast_cancer.monitor.html");
+    let watch = |file: &Path, report: Option<PathBuf>| {
+        crate::monitor::run(
+            crate::monitor::MonitorArgs {
+                model: trained.model.clone(),
+                log: file.to_path_buf(),
+                labels: None,
+                window: kiln::monitor::Window::All,
+                step: None,
+                drift_share: 0.5,
+                max_quality_drop: 0.05,
+                alpha: 0.05,
+                report,
+                json: false,
+            },
+            print,
+        )
+    };
+    let holdout_alert = watch(&holdout, None)?;
+    let damaged_alert = watch(&damaged, Some(monitor_report.clone()))?;
     say(&format!(
-        "\nopen {} for the learning curves, metrics and confusion matrix, {} for the explanations and {} for the tuning.",
+        "\nopen {} for the learning curves, metrics and confusion matrix, {} for the explanations, {} for the tuning and {} for the monitoring.",
         trained.report.display(),
         explanation_report.display(),
-        tune_report.display()
+        tune_report.display(),
+        monitor_report.display()
     ));
     if json {
         let m = &trained.manifest;
@@ -178,6 +202,7 @@ pub fn run(out: &Path, json: bool) -> Result<(), KilnError> {
                     "anomalies": broken.anomalies},
                 "explanation": explanation,
                 "serving": served,
+                "monitoring": {"holdout_alert": holdout_alert, "damaged_alert": damaged_alert},
             }))
             .expect("json")
         );

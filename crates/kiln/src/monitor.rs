@@ -335,7 +335,7 @@ fn json_cell(v: &Value) -> Cell {
 
 /// Live rows from a table: the model predicts them; the target column, if present, holds the labels.
 fn live_from_table(bundle: &Bundle, table: Table, columns: Vec<String>) -> Result<Live, KilnError> {
-    let predictions = crate::predict(bundle, &table)?;
+    let predictions = crate::predict(bundle, &predictable(bundle, &table))?;
     let regression = bundle.manifest.target.classes.is_empty();
     let predicted = predictions
         .rows
@@ -374,6 +374,31 @@ fn live_from_table(bundle: &Bundle, table: Table, columns: Vec<String>) -> Resul
         times: vec![None; rows],
         ids,
     })
+}
+
+/// A copy of `table` the model can predict whatever is wrong with it: absent feature columns
+/// added empty and text in numeric features made missing. Monitoring reports those faults as
+/// data errors instead of stopping at the first one.
+fn predictable(bundle: &Bundle, table: &Table) -> Table {
+    let mut out = table.clone();
+    for feature in &bundle.manifest.preprocessor.features {
+        let numeric = feature.kind == kiln_data::ColumnKind::Numeric;
+        match out.columns.iter_mut().find(|c| c.name == feature.column) {
+            Some(column) if numeric => {
+                for cell in &mut column.cells {
+                    if matches!(cell, Cell::Text(_)) {
+                        *cell = Cell::Missing;
+                    }
+                }
+            }
+            Some(_) => {}
+            None => out.columns.push(kiln_data::Column {
+                name: feature.column.clone(),
+                cells: vec![Cell::Missing; table.n_rows()],
+            }),
+        }
+    }
+    out
 }
 
 /// Joins labels (a table with an `id` column and the target column) to the live rows by id.
