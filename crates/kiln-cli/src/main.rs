@@ -10,6 +10,11 @@ mod serve;
 mod tune;
 
 use clap::{Parser, Subcommand};
+// The server allocates and frees small buffers on every request; mimalloc does that several
+// times faster than the system allocator under threads.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::path::PathBuf;
 
 /// Kiln: from a raw table to a trained, evaluated neural network.

@@ -432,8 +432,12 @@ fn profile_chunk(
 ) -> Result<(Profile, Vec<Violations>), ProfileError> {
     let mut part = Profile::empty(source, headers, seed);
     let mut violations = vec![Violations::default(); headers.len()];
-    // Rows of different files must not share keys when their profiles are merged.
-    let salt = seed ^ xxh3_64_with_seed(source.as_bytes(), seed);
+    // Rows of different files must not share keys when their profiles are merged; the file's
+    // name (not the path as spelled) keeps the sample the same from any working folder.
+    let name = std::path::Path::new(source)
+        .file_name()
+        .map_or(source.into(), |n| n.to_string_lossy());
+    let salt = seed ^ xxh3_64_with_seed(name.as_bytes(), seed);
     // The chunk's share of the sample: its smallest row keys, at most SAMPLE_ROWS of them.
     let first = chunk.first_row();
     let mut keys: Vec<u64> = (0..chunk.len() as u64)

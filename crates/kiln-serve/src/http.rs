@@ -252,6 +252,13 @@ fn finish(
         tracing::debug!(status = e.status.as_u16(), error = %e.message, "request refused");
         e.into_response()
     });
+    let status = response.status().as_u16();
+    if let Some(m) = model.filter(|_| status == 200) {
+        // The common case touches only counters resolved when the version loaded.
+        m.metrics.ok[usize::from(protocol != "v2")].inc();
+        m.metrics.latency.observe(start.elapsed().as_secs_f64());
+        return response;
+    }
     let (name, version) = model.map_or((String::new(), String::new()), |m| {
         (m.name.clone(), m.version.to_string())
     });

@@ -1,14 +1,19 @@
 //! Prometheus metrics: requests, errors, latency, batch sizes and queue depth per model and
 //! version, served as text at `GET /metrics`.
 
+use std::sync::Arc;
+
 use prometheus::{
     Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
     IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
-/// Every metric the server keeps.
+/// Every metric the server keeps; clones share them.
 #[derive(Clone)]
-pub struct Metrics {
+pub struct Metrics(Arc<Inner>);
+
+/// The metrics behind a [`Metrics`] handle.
+pub struct Inner {
     registry: Registry,
     requests: IntCounterVec,
     latency: HistogramVec,
@@ -24,9 +29,21 @@ pub struct Metrics {
     drift: GaugeVec,
 }
 
+impl std::ops::Deref for Metrics {
+    type Target = Inner;
+
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
 /// The metrics of one model version, resolved once so the request path only touches atomics.
 #[derive(Clone)]
 pub struct VersionMetrics {
+    /// Requests answered 200, by protocol (v2, tfserving).
+    pub ok: [IntCounter; 2],
+    /// Latency of the requests answered 200.
+    pub latency: prometheus::Histogram,
     /// Requests waiting for the batching thread.
     pub queue_depth: IntGauge,
     /// Rows per batch run.
@@ -129,7 +146,7 @@ impl Metrics {
         ] {
             registry.register(metric).expect("metric names are unique");
         }
-        Self {
+        Self(Arc::new(Inner {
             registry,
             requests,
             latency,
@@ -141,7 +158,7 @@ impl Metrics {
             feature_drift,
             feature_drifted,
             drift,
-        }
+        }))
     }
 
     /// Publishes a drift measurement of one model version.
@@ -172,6 +189,11 @@ impl Metrics {
     pub fn version(&self, model: &str, version: &str) -> VersionMetrics {
         let labels = [model, version];
         VersionMetrics {
+            ok: ["v2", "tfserving"].map(|protocol| {
+                self.requests
+                    .with_label_values(&[model, version, protocol, "200"])
+            }),
+            latency: self.latency.with_label_values(&labels),
             queue_depth: self.queue_depth.with_label_values(&labels),
             batch_size: self.batch_size.with_label_values(&labels),
             rows: self.rows.with_label_values(&labels),

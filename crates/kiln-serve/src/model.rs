@@ -85,6 +85,8 @@ pub struct ModelVersion {
     pub signature: Signature,
     /// Recent rows compared with the training profile, when drift is watched.
     pub drift: Option<DriftWatch>,
+    /// Its metrics.
+    pub metrics: VersionMetrics,
     preprocessor: Preprocessor,
     runner: Runner,
 }
@@ -141,7 +143,7 @@ impl ModelVersion {
             manifest.objective,
             preprocessor.width(),
             policy,
-            version_metrics,
+            version_metrics.clone(),
             format!("kiln-{name}-{version}"),
         )
         .map_err(|e| format!("cannot start its batching thread: {e}"))?;
@@ -151,6 +153,7 @@ impl ModelVersion {
             path,
             signature,
             drift,
+            metrics: version_metrics,
             preprocessor,
             runner,
         })
