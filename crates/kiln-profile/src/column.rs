@@ -202,6 +202,9 @@ fn canonical_bits(v: f64) -> u64 {
     if v == 0.0 { 0 } else { v.to_bits() }
 }
 
+/// Most numbers a column keeps for exact drift distances (16 MB); beyond, the row sample serves.
+const KEPT_VALUES_LIMIT: usize = 2_000_000;
+
 /// Everything known about one column, mergeable with the same column's statistics from other
 /// rows of the same data.
 #[derive(Debug, Clone)]
@@ -234,6 +237,9 @@ pub struct ColumnStats {
     pub first_text: Option<Example>,
     /// The first NaN or infinite cell.
     pub first_non_finite: Option<Example>,
+    /// Every number, in file order, when the profile keeps them (for exact drift distances
+    /// between two tables); not saved with the profile.
+    pub values: Option<Vec<f64>>,
 }
 
 impl ColumnStats {
@@ -254,6 +260,7 @@ impl ColumnStats {
             sample: Vec::new(),
             first_text: None,
             first_non_finite: None,
+            values: None,
         }
     }
 
@@ -284,6 +291,14 @@ impl ColumnStats {
                 }
                 if let Some(key) = sample_key {
                     self.sample.push((key, v));
+                }
+                if let Some(values) = &mut self.values {
+                    if values.len() < KEPT_VALUES_LIMIT {
+                        values.push(v);
+                    } else {
+                        // Too many to keep: drift falls back to the row sample.
+                        self.values = None;
+                    }
                 }
             }
             RawValue::NonFinite(s) => {
@@ -368,6 +383,13 @@ impl ColumnStats {
             self.frequent_mut().merge(theirs);
         }
         self.sample = merge_sample(&self.sample, &other.sample, threshold);
+        self.values = match (self.values.take(), &other.values) {
+            (Some(mut mine), Some(theirs)) => {
+                mine.extend_from_slice(theirs);
+                Some(mine)
+            }
+            _ => None,
+        };
         Example::keep_first(&mut self.first_text, other.first_text.as_ref());
         Example::keep_first(&mut self.first_non_finite, other.first_non_finite.as_ref());
     }
@@ -375,6 +397,14 @@ impl ColumnStats {
     /// The sampled numeric values, in row-key order (a uniform random sample of the rows).
     pub fn sample_values(&self) -> Vec<f64> {
         self.sample.iter().map(|(_, v)| *v).collect()
+    }
+
+    /// Every number when the profile kept them, else the sampled ones; and whether they are all.
+    pub fn comparable_values(&self) -> (Vec<f64>, bool) {
+        match &self.values {
+            Some(values) => (values.clone(), true),
+            None => (self.sample_values(), false),
+        }
     }
 
     /// The most frequent values with counts, most frequent first, and whether counts are exact.
@@ -486,6 +516,7 @@ impl<'de> Deserialize<'de> for ColumnStats {
             sample: s.sample,
             first_text: s.first_text,
             first_non_finite: s.first_non_finite,
+            values: None,
         })
     }
 }

@@ -120,13 +120,35 @@ pub struct DriftReport {
 
 /// Compares every column present in both profiles.
 pub fn compare(reference: &Profile, current: &Profile, options: &DriftOptions) -> DriftReport {
+    let pairs: Vec<(&ColumnStats, &ColumnStats)> = current
+        .columns
+        .iter()
+        .filter_map(|cur| Some((reference.column(&cur.name)?, cur)))
+        .collect();
+    // Columns are tested on all cores (exact distances sort every value), in column order.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let per_thread = pairs.len().div_ceil(threads).max(1);
+    let results: Vec<Result<FeatureDrift, String>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = pairs
+            .chunks(per_thread)
+            .map(|chunk| {
+                scope.spawn(move || {
+                    chunk
+                        .iter()
+                        .map(|(r, c)| test_feature(r, c, options))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("a drift test panicked"))
+            .collect()
+    });
     let mut features = Vec::new();
     let mut skipped = Vec::new();
-    for cur in &current.columns {
-        let Some(reference_column) = reference.column(&cur.name) else {
-            continue;
-        };
-        match test_feature(reference_column, cur, options) {
+    for ((_, cur), result) in pairs.iter().zip(results) {
+        match result {
             Ok(f) => features.push(f),
             Err(reason) => skipped.push(Skipped {
                 column: cur.name.clone(),
@@ -194,7 +216,11 @@ fn numeric_drift(
     small: bool,
     options: &DriftOptions,
 ) -> Result<FeatureDrift, String> {
-    let (r, c) = (reference.sample_values(), current.sample_values());
+    // Every value where both profiles kept them (two tables compared), else the row samples.
+    let (r, c) = (
+        reference.comparable_values().0,
+        current.comparable_values().0,
+    );
     if r.is_empty() || c.is_empty() {
         return Err("no numbers to compare".into());
     }
@@ -363,6 +389,10 @@ mod tests {
     /// A profile of `rows` rows of 20 numeric features and 2 categorical ones, with the
     /// numbers shifted by `shift` in feature 0.
     fn profile(rows: usize, seed: u64, shift: f64) -> Profile {
+        profile_with(rows, seed, shift, &ProfileOptions::default())
+    }
+
+    fn profile_with(rows: usize, seed: u64, shift: f64, options: &ProfileOptions) -> Profile {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let mut text = (0..20)
             .map(|i| format!("x{i}"))
@@ -380,14 +410,41 @@ mod tests {
         }
         let mut f = tempfile::Builder::new().suffix(".csv").tempfile().unwrap();
         f.write_all(text.as_bytes()).unwrap();
-        profile_file(
-            f.path(),
-            &ProfileOptions::default(),
-            &Checks::default(),
-            &mut |_| {},
+        profile_file(f.path(), options, &Checks::default(), &mut |_| {})
+            .unwrap()
+            .profile
+    }
+
+    #[test]
+    fn two_tables_are_compared_on_every_value_not_the_sample() {
+        let keep = ProfileOptions {
+            keep_values: true,
+            chunk_rows: 1000,
+            ..ProfileOptions::default()
+        };
+        let (r, c) = (
+            profile_with(9000, 1, 0.0, &keep),
+            profile_with(6000, 2, 0.05, &keep),
+        );
+        let (values, all) = r.columns[0].comparable_values();
+        assert!(
+            all && values.len() == 9000,
+            "every value kept across chunks"
+        );
+        let exact = kiln_stats::wasserstein_normed(
+            r.columns[0].values.as_ref().unwrap(),
+            c.columns[0].values.as_ref().unwrap(),
         )
-        .unwrap()
-        .profile
+        .unwrap();
+        let options = DriftOptions::default();
+        let report = compare(&r, &c, &options);
+        assert_eq!(report.features[0].test.test, "wasserstein");
+        assert_eq!(report.features[0].test.statistic, exact);
+        // Profiles without the values (as stored) fall back to their 4,096-row samples.
+        let (rs, cs) = (profile(9000, 1, 0.0), profile(6000, 2, 0.05));
+        assert!(rs.columns[0].values.is_none());
+        let sampled = compare(&rs, &cs, &options).features[0].test.statistic;
+        assert_ne!(sampled, exact);
     }
 
     #[test]

@@ -30,6 +30,9 @@ pub struct ProfileOptions {
     pub threads: usize,
     /// Rows per chunk handed to a worker.
     pub chunk_rows: usize,
+    /// Keep every number (8 bytes each) so that drift distances between two tables are exact
+    /// rather than measured on the row sample.
+    pub keep_values: bool,
 }
 
 impl Default for ProfileOptions {
@@ -38,6 +41,7 @@ impl Default for ProfileOptions {
             seed: 42,
             threads: 0,
             chunk_rows: 16_384,
+            keep_values: false,
         }
     }
 }
@@ -155,6 +159,17 @@ impl Profile {
             sample_keys: Vec::new(),
             row_hashes: Some(FxHashSet::default()),
         }
+    }
+
+    /// The profile of no rows, keeping every number when `options` asks for it.
+    fn empty_for(source: &str, headers: &[String], options: &ProfileOptions) -> Self {
+        let mut profile = Self::empty(source, headers, options.seed);
+        if options.keep_values {
+            for column in &mut profile.columns {
+                column.values = Some(Vec::new());
+            }
+        }
+        profile
     }
 
     /// The column called `name`.
@@ -308,7 +323,7 @@ pub fn profile_stream(
                 loop {
                     let next = work_rx.lock().map(|rx| rx.recv());
                     let Ok(Ok((index, chunk))) = next else { break };
-                    let result = profile_chunk(&chunk, headers, source, options.seed, checks);
+                    let result = profile_chunk(&chunk, headers, source, options, checks);
                     if done_tx.send((index, result, chunk)).is_err() {
                         break;
                     }
@@ -318,7 +333,7 @@ pub fn profile_stream(
         drop(done_tx);
 
         let mut merger = InOrder::new(
-            Profile::empty(&source, &headers, options.seed),
+            Profile::empty_for(&source, &headers, options),
             headers.len(),
         );
         let mut sent = 0usize;
@@ -427,10 +442,11 @@ fn profile_chunk(
     chunk: &Chunk,
     headers: &[String],
     source: &str,
-    seed: u64,
+    options: &ProfileOptions,
     checks: &[crate::check::ColumnCheck],
 ) -> Result<(Profile, Vec<Violations>), ProfileError> {
-    let mut part = Profile::empty(source, headers, seed);
+    let seed = options.seed;
+    let mut part = Profile::empty_for(source, headers, options);
     let mut violations = vec![Violations::default(); headers.len()];
     // Rows of different files must not share keys when their profiles are merged; the file's
     // name (not the path as spelled) keeps the sample the same from any working folder.
@@ -507,6 +523,7 @@ mod tests {
             seed: 7,
             threads,
             chunk_rows,
+            keep_values: false,
         };
         profile_file(path, &options, &Checks::default(), &mut |_| {})
             .unwrap()

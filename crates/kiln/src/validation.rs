@@ -74,9 +74,19 @@ pub fn validate(
             "validate needs --schema FILE or --reference PROFILE_OR_DATA (or both)".into(),
         ));
     }
+    // Two tables are compared on every number (exact distances); a stored profile or a
+    // model's training profile holds its row sample only.
+    let reference_is_data = inputs.reference.is_some_and(|r| {
+        let name = r.to_string_lossy().to_lowercase();
+        !name.ends_with(".json") && !name.ends_with(".kiln")
+    });
+    let options = ProfileOptions {
+        keep_values: reference_is_data,
+        ..inputs.profile.clone()
+    };
     let reference = inputs
         .reference
-        .map(|r| reference_profile(r, &inputs.profile, on_progress))
+        .map(|r| reference_profile(r, &options, on_progress))
         .transpose()?;
     let schema = match (inputs.schema, &reference) {
         (Some(path), _) => {
@@ -90,7 +100,7 @@ pub fn validate(
         (None, Some(reference)) => Schema::infer(reference),
         (None, None) => unreachable!("checked above"),
     };
-    let pass = profile_file(data, &inputs.profile, &schema.checks(), on_progress)?;
+    let pass = profile_file(data, &options, &schema.checks(), on_progress)?;
     let mut anomalies = against_schema(&schema, &pass);
     let drift = reference
         .as_ref()
