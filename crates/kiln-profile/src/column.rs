@@ -400,10 +400,10 @@ impl ColumnStats {
     }
 
     /// Every number when the profile kept them, else the sampled ones; and whether they are all.
-    pub fn comparable_values(&self) -> (Vec<f64>, bool) {
+    pub fn comparable_values(&self) -> (std::borrow::Cow<'_, [f64]>, bool) {
         match &self.values {
-            Some(values) => (values.clone(), true),
-            None => (self.sample_values(), false),
+            Some(values) => (std::borrow::Cow::Borrowed(values.as_slice()), true),
+            None => (std::borrow::Cow::Owned(self.sample_values()), false),
         }
     }
 

@@ -447,6 +447,11 @@ fn profile_chunk(
 ) -> Result<(Profile, Vec<Violations>), ProfileError> {
     let seed = options.seed;
     let mut part = Profile::empty_for(source, headers, options);
+    for column in &mut part.columns {
+        if let Some(values) = &mut column.values {
+            values.reserve_exact(chunk.len());
+        }
+    }
     let mut violations = vec![Violations::default(); headers.len()];
     // Rows of different files must not share keys when their profiles are merged; the file's
     // name (not the path as spelled) keeps the sample the same from any working folder.
