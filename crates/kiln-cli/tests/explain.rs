@@ -2,15 +2,9 @@
 //! output (local accuracy), exact values where cheap, every method runnable, clear errors.
 
 use std::path::Path;
-use std::process::{Command, Output};
 
-fn kiln(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_kiln"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("kiln runs")
-}
+mod common;
+use common::kiln;
 
 /// Trains a small model on a table with three numeric features and a three-level category.
 fn trained(dir: &Path) {

@@ -2,15 +2,9 @@
 //! control stream from the training distribution; prediction logs join their labels by id.
 
 use std::path::Path;
-use std::process::{Command, Output};
 
-fn kiln(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_kiln"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("kiln runs")
-}
+mod common;
+use common::kiln;
 
 /// A seeded stream of normal draws (xorshift + Box-Muller).
 struct Normal(u64);

@@ -5,16 +5,11 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn kiln(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_kiln"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("kiln runs")
-}
+mod common;
+use common::kiln;
 
 /// Trains two small models (seeds 1 and 2) on a table with numeric and categorical columns.
 fn trained(dir: &Path) {

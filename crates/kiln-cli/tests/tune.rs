@@ -6,16 +6,11 @@
 use kiln_study::throwaway::Postgres;
 use kiln_study::{Storage, TrialRecord, TrialState};
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-fn kiln(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_kiln"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("kiln runs")
-}
+mod common;
+use common::kiln;
 
 /// A small learnable table and a config with a two-parameter space and short training.
 fn setup(dir: &Path, epochs: usize) {

@@ -3,17 +3,12 @@
 //! reported against its column.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
+
+mod common;
+use common::kiln;
 
 const BREAST_CANCER: &str = include_str!("../../../datasets/breast_cancer.csv");
-
-fn kiln(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_kiln"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("kiln runs")
-}
 
 /// Writes the reference (four rows of five), the held-out fifth, and the held-out rows
 /// damaged: `concavity_mean` dropped, text in `texture_mean`, `perimeter_mean` shifted,

@@ -252,18 +252,7 @@ pub fn flatten<'a>(value: &'a Value, out: &mut Vec<&'a Value>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
-
-    fn signature() -> Signature {
-        Signature {
-            inputs: vec![
-                ("x".into(), InputKind::Number),
-                ("c".into(), InputKind::Category),
-            ],
-            target: "y".into(),
-            classes: Arc::new(vec!["a".into(), "b".into()]),
-        }
-    }
+    use crate::model::test_signature;
 
     #[test]
     fn json_values_become_the_cells_a_csv_would_give() {
@@ -305,7 +294,7 @@ mod tests {
         let mut columns = Columns::default();
         let err = columns
             .push(
-                &signature(),
+                &test_signature(&["a", "b"]),
                 "x",
                 vec![Cell::Num(1.0), Cell::Text("abc".into())],
             )
@@ -320,7 +309,7 @@ mod tests {
 
     #[test]
     fn unknown_missing_duplicate_and_ragged_inputs_are_refused() {
-        let s = signature();
+        let s = test_signature(&["a", "b"]);
         let mut columns = Columns::default();
         let err = columns.push(&s, "z", vec![Cell::Num(1.0)]).unwrap_err();
         assert!(
@@ -351,7 +340,7 @@ mod tests {
 
     #[test]
     fn row_major_cells_split_into_columns_in_input_order() {
-        let s = signature();
+        let s = test_signature(&["a", "b"]);
         let cells = vec![
             Cell::Num(1.0),
             Cell::Text("r".into()),

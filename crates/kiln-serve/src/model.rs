@@ -178,3 +178,16 @@ impl ModelVersion {
         Ok(outputs)
     }
 }
+
+/// The signature the unit tests use: a number `x` and a category `c`, with these classes.
+#[cfg(test)]
+pub(crate) fn test_signature(classes: &[&str]) -> Signature {
+    Signature {
+        inputs: vec![
+            ("x".into(), InputKind::Number),
+            ("c".into(), InputKind::Category),
+        ],
+        target: "y".into(),
+        classes: Arc::new(classes.iter().map(|c| c.to_string()).collect()),
+    }
+}

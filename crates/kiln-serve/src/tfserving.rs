@@ -156,23 +156,11 @@ pub fn status(versions: &[u64]) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::InputKind;
-    use std::sync::Arc;
-
-    fn signature() -> Signature {
-        Signature {
-            inputs: vec![
-                ("x".into(), InputKind::Number),
-                ("c".into(), InputKind::Category),
-            ],
-            target: "y".into(),
-            classes: Arc::new(vec![]),
-        }
-    }
+    use crate::model::test_signature;
 
     #[test]
     fn rows_as_objects_lists_and_columns_give_the_same_table() {
-        let s = signature();
+        let s = test_signature(&[]);
         let (a, fa) = table(br#"{"instances":[{"x":1,"c":"r"},{"c":null,"x":"2"}]}"#, &s).unwrap();
         let (b, _) = table(br#"{"instances":[[1,"r"],[2,null]]}"#, &s).unwrap();
         let (c, fc) = table(br#"{"inputs":{"c":["r",""],"x":[1,2]}}"#, &s).unwrap();
@@ -194,7 +182,7 @@ mod tests {
 
     #[test]
     fn bad_requests_name_the_row_and_input() {
-        let s = signature();
+        let s = test_signature(&[]);
         for (body, expected) in [
             (
                 &br#"{"instances":[{"x":1}]}"#[..],

@@ -390,22 +390,11 @@ pub fn metadata(model: &ModelVersion, versions: &[u64]) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
-
-    fn signature() -> Signature {
-        Signature {
-            inputs: vec![
-                ("x".into(), InputKind::Number),
-                ("c".into(), InputKind::Category),
-            ],
-            target: "y".into(),
-            classes: Arc::new(vec!["a".into(), "b".into()]),
-        }
-    }
+    use crate::model::test_signature;
 
     #[test]
     fn column_inputs_and_the_whole_row_tensor_give_the_same_table() {
-        let s = signature();
+        let s = test_signature(&["a", "b"]);
         let by_column = br#"{"inputs":[{"name":"c","shape":[2],"datatype":"BYTES","data":["r",""]},
             {"name":"x","shape":[2,1],"datatype":"FP32","data":[[1.5],[2]]}]}"#;
         let (r, bin) = parse(by_column, None).unwrap();
@@ -422,7 +411,7 @@ mod tests {
 
     #[test]
     fn binary_tensor_data_is_decoded() {
-        let s = signature();
+        let s = test_signature(&["a", "b"]);
         let json = br#"{"inputs":[{"name":"x","shape":[2],"datatype":"FP32","parameters":{"binary_data_size":8}},
             {"name":"c","shape":[2],"datatype":"BYTES","parameters":{"binary_data_size":12}}]}"#;
         let mut body = json.to_vec();
@@ -450,7 +439,7 @@ mod tests {
 
     #[test]
     fn wrong_shapes_datatypes_and_counts_are_refused_with_the_input_named() {
-        let s = signature();
+        let s = test_signature(&["a", "b"]);
         let cases: [(&[u8], &str); 5] = [
             (br#"{"inputs":[{"name":"x","shape":[3],"datatype":"FP32","data":[1,2]}]}"#, "holds 3 values, but its data has 2"),
             (br#"{"inputs":[{"name":"x","shape":[1,2,3],"datatype":"FP32","data":[1,2,3,4,5,6]}]}"#, "has shape [1, 2, 3]"),
