@@ -4,18 +4,28 @@ The report scripts (report_mlp.py, report_accuracy.py) each own one section of
 BENCHMARKS.md, between <!-- NAME:start --> and <!-- NAME:end -->; this module
 reads their JSON-lines results, describes the machine, and splices a rendered
 section into the output file without touching anything outside the markers.
+It also holds what the run-and-result subcommands share (the /usr/bin/time
+stand-in, reading a run's time file), the table cells of the Kiln-vs-tool
+reports, and the CSV writing and reuse of the *_data.py generators.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as _dt
+import hashlib
 import json
+import math
 import os
 import platform
+import resource
+import statistics
+import subprocess
 import sys
 import tempfile
-from typing import Any, Callable, Iterator
+import time
+from typing import IO, Any, Callable, Iterator
 
 HEADER = (
     "# Benchmarks\n"
@@ -68,7 +78,70 @@ def add_provenance_args(p: argparse.ArgumentParser, command: str) -> None:
     p.add_argument("--date", default=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d"))
 
 
+def add_time_child(sub: argparse._SubParsersAction, prog: str) -> None:
+    """Add the `time-child` subcommand (the /usr/bin/time stand-in) to `prog`'s parser."""
+    c = sub.add_parser("time-child", help="run a command, write '%%e %%M' like /usr/bin/time")
+    c.add_argument("--output", required=True)
+    c.add_argument("command", nargs=argparse.REMAINDER)
+    c.set_defaults(func=cmd_time_child, prog=prog)
+
+
+# --- runs --------------------------------------------------------------------
+
+def cmd_time_child(args: argparse.Namespace) -> int:
+    """Run args.command, write "WALL_S MAXRSS_KIB" to args.output; the command's exit code."""
+    cmd = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not cmd:
+        print(f"{args.prog} time-child: no command given", file=sys.stderr)
+        return 2
+    t0 = time.perf_counter()
+    rc = subprocess.call(cmd)
+    wall = time.perf_counter() - t0
+    maxrss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    with open(args.output, "w", encoding="utf-8") as f:
+        f.write(f"{wall:.3f} {maxrss}\n")
+    return rc
+
+
+def read_text(path: str | None) -> str:
+    """The text of the file at `path`; empty if there is no path or it cannot be read."""
+    if not path:
+        return ""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+def tail(text: str, n: int = 5) -> str:
+    """The last `n` non-blank lines of `text` joined by " | ", at most 600 characters."""
+    lines = [l for l in text.strip().splitlines() if l.strip()]
+    return " | ".join(lines[-n:])[-600:]
+
+
+def run_times(args: argparse.Namespace) -> tuple[float, float, int]:
+    """(wall, time_e, maxrss) of a run: --wall (else %e), and %e and %M from --time-file.
+
+    Raises ValueError, saying why, when the time file holds no '%e %M' line."""
+    # /usr/bin/time may print a line of its own ("Command exited ...") before ours.
+    fields = (read_text(args.time_file).strip().splitlines() or [""])[-1].split()
+    try:
+        time_wall, maxrss = float(fields[0]), int(fields[1])
+    except (IndexError, ValueError):
+        raise ValueError(f"cannot read '%e %M' from {args.time_file}: "
+                         f"{read_text(args.time_file)!r}") from None
+    # The wall clock around /usr/bin/time (EPOCHREALTIME) has more digits than %e.
+    wall = args.wall if args.wall is not None and args.wall > 0 else time_wall
+    return wall, time_wall, maxrss
+
+
 # --- results -----------------------------------------------------------------
+
+def finite(v: Any) -> bool:
+    """Whether `v` is a finite int or float (not a bool)."""
+    return not isinstance(v, bool) and isinstance(v, (int, float)) and math.isfinite(v)
+
 
 def json_lines(text: str) -> Iterator[tuple[int, str, Any]]:
     """Yield (line number, stripped line, parsed JSON) for each non-blank line of `text`."""
@@ -89,6 +162,88 @@ def read_results(path: str) -> str:
         return sys.stdin.read()
     with open(path, encoding="utf-8") as f:
         return f.read()
+
+
+def parse_tool_results(text: str, tools: list[tuple[str, str]], numeric_keys: list[str],
+                       optional_keys: list[str], required: list[str] = ["tool", "version"],
+                       check: Callable[[int, dict[str, Any]], None] | None = None,
+                       ) -> dict[str, list[dict[str, Any]]]:
+    """The result objects in the JSON lines `text`, checked, grouped by tool.
+
+    Every object has the `required` keys and positive `numeric_keys`; `optional_keys` are
+    numbers or null; `check(lineno, obj)` may raise ReportError for anything else."""
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name, _ in tools}
+    for lineno, line, obj in json_lines(text):
+        if not isinstance(obj, dict):
+            raise ReportError(f"results line {lineno} is not a JSON object: {line[:200]}")
+        missing = [k for k in required + numeric_keys if k not in obj]
+        if missing:
+            raise ReportError(f"results line {lineno} lacks keys {missing}: {line[:200]}")
+        if obj["tool"] not in runs:
+            raise ReportError(f"results line {lineno}: unknown tool {obj['tool']!r}")
+        for k in numeric_keys:
+            if not finite(obj[k]) or obj[k] <= 0:
+                raise ReportError(f"results line {lineno}: {k} is not a positive number: {obj[k]!r}")
+        for k in optional_keys:
+            if obj.get(k) is not None and not finite(obj[k]):
+                raise ReportError(f"results line {lineno}: {k} is not a number: {obj[k]!r}")
+        if check is not None:
+            check(lineno, obj)
+        runs[obj["tool"]].append(obj)
+    return runs
+
+
+def tool_medians(objs: list[dict[str, Any]], numeric_keys: list[str],
+                 optional_keys: list[str]) -> dict[str, Any]:
+    """The per-metric medians of `objs` (at least one), their versions and libraries."""
+    out: dict[str, Any] = {k: statistics.median(o[k] for o in objs) for k in numeric_keys}
+    for k in optional_keys:
+        vals = [o[k] for o in objs if o.get(k) is not None]
+        out[k] = statistics.median(vals) if vals else None
+    out["version"] = ", ".join(sorted({str(o["version"]) for o in objs}))
+    out["libs"] = ", ".join(sorted({str(o.get("libs") or "") for o in objs} - {""}))
+    out["python"] = ", ".join(sorted({str(o["python"]) for o in objs if o.get("python")}))
+    return out
+
+
+def read_data_json(path: str | None) -> dict[str, Any]:
+    """The last JSON line of the data description at `path` (a *_data.py's output); {} if no path."""
+    if not path:
+        return {}
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.loads(f.read().strip().splitlines()[-1])
+    except (OSError, ValueError, IndexError) as e:
+        raise ReportError(f"cannot read the data description {path}: {e}") from None
+
+
+# --- table cells -------------------------------------------------------------
+
+def fmt_s(v: float | None) -> str:
+    """Seconds as shown in the tables."""
+    if v is None:
+        return "n/a"
+    return f"{v:.3f}" if v < 10 else f"{v:.2f}"
+
+
+def fmt_mib(kib: float | None) -> str:
+    """KiB shown as MiB."""
+    return "n/a" if kib is None else f"{kib / 1024:,.0f}"
+
+
+def ratio_cell(better: str, kiln_v: float | None, other_v: float | None) -> str:
+    """A "Kiln / other" cell: the ratio and whether it favours Kiln."""
+    if kiln_v is None or other_v is None or other_v == 0:
+        return "n/a"
+    r = kiln_v / other_v
+    if round(r, 2) == 1:
+        note = "about equal"
+    elif (r > 1) == (better == "higher"):
+        note = "Kiln better"
+    else:
+        note = "Kiln worse"
+    shown = f"{r:.2f}" if r >= 0.1 else f"{r:.3f}"
+    return f"{shown}× ({better} is better; {note})"
 
 
 # --- machine description -----------------------------------------------------
@@ -150,13 +305,15 @@ def splice(existing: str | None, section: str, name: str) -> str:
     return existing[:s] + section + after
 
 
-def write_atomic(path: str, text: str) -> None:
-    """Write `text` to `path` through a temporary file in the same folder (mode 0644)."""
+@contextlib.contextmanager
+def atomic_file(path: str, prefix: str, suffix: str = "", binary: bool = False) -> Iterator[IO]:
+    """A file to write that becomes `path` (mode 0644) when the block ends without an
+    exception: a temporary file in the same folder, renamed into place, else removed."""
     d = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".benchmarks-", dir=d)
+    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=d)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+        with (os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding="utf-8")) as f:
+            yield f
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
@@ -165,6 +322,71 @@ def write_atomic(path: str, text: str) -> None:
         except OSError:
             pass
         raise
+
+
+def write_atomic(path: str, text: str) -> None:
+    """Write `text` to `path` through a temporary file in the same folder (mode 0644)."""
+    with atomic_file(path, ".benchmarks-") as f:
+        f.write(text)
+
+
+# --- generated data files ----------------------------------------------------
+
+def fmt_cells(values: Any, spec: str, missing: Any = None) -> list[str]:
+    """The numpy array `values` formatted with the %-style `spec`; empty strings where the
+    boolean array `missing` is true."""
+    out = [spec % v for v in values.tolist()]
+    if missing is not None:
+        for i, m in enumerate(missing.tolist()):
+            if m:
+                out[i] = ""
+    return out
+
+
+def write_csv_columns(path: str, cols: list[tuple[str, list[str]]], chunk: int, prefix: str) -> str:
+    """Write `cols` (name, cells) as a CSV to `path`, `chunk` rows at a time, through a
+    temporary file named `prefix`...`.tmp` and a rename; its sha256."""
+    h = hashlib.sha256()
+    rows = len(cols[0][1])
+    with atomic_file(path, prefix, ".tmp", binary=True) as f:
+        data = (",".join(name for name, _ in cols) + "\n").encode()
+        h.update(data)
+        f.write(data)
+        cells = [c for _, c in cols]
+        for start in range(0, rows, chunk):
+            stop = min(start + chunk, rows)
+            block = "".join(
+                ",".join(row) + "\n" for row in zip(*(c[start:stop] for c in cells))
+            ).encode()
+            h.update(block)
+            f.write(block)
+    return h.hexdigest()
+
+
+def reusable_file(path: str, want: dict[str, Any]) -> dict[str, Any] | None:
+    """What the sidecar PATH.params.json records (bytes, sha256, ...) when it matches `want`
+    and the size of the file at `path`; None when the file must be written again."""
+    try:
+        with open(path + ".params.json", encoding="utf-8") as f:
+            have = json.load(f)
+        if ({k: have.get(k) for k in want} == want and os.path.isfile(path)
+                and os.path.getsize(path) == have.get("bytes")):
+            have["sha256"]  # noqa: B018 -- a sidecar without it is not reusable
+            return have
+    except (OSError, ValueError, KeyError):
+        pass
+    return None
+
+
+def record_file(path: str, want: dict[str, Any], digest: str) -> dict[str, Any]:
+    """Write the sidecar PATH.params.json: `want`, the file's size and `digest`; that record."""
+    sidecar = path + ".params.json"
+    meta = dict(want, bytes=os.path.getsize(path), sha256=digest)
+    with open(sidecar + ".tmp", "w", encoding="utf-8") as f:
+        json.dump(meta, f, indent=2)
+        f.write("\n")
+    os.replace(sidecar + ".tmp", sidecar)
+    return meta
 
 
 def write_report(prog: str, name: str, args: argparse.Namespace,

@@ -42,10 +42,7 @@ source bench/venv.sh
 
 RUNS="${KILN_BENCH_RUNS:-3}"
 SAMPLES="${KILN_BENCH_SAMPLES:-20}"
-if ! [[ "$RUNS" =~ ^[1-9][0-9]*$ ]]; then
-    echo "KILN_BENCH_RUNS must be a positive integer, got '$RUNS'" >&2
-    exit 2
-fi
+require_positive_int KILN_BENCH_RUNS "$RUNS"
 if ! [[ "$SAMPLES" =~ ^[0-9]+$ ]]; then
     echo "KILN_BENCH_SAMPLES must be a non-negative integer, got '$SAMPLES'" >&2
     exit 2
@@ -96,25 +93,13 @@ trap 'rm -rf "$WORK"' EXIT
 RESULTS="$WORK/results.jsonl"
 : >"$RESULTS"
 
-elapsed() { "$PY" -c 'import sys; print(float(sys.argv[2]) - float(sys.argv[1]))' "$1" "$2"; }
-
 # Runs COMMAND... under /usr/bin/time (or the stand-in), stdout to $WORK/LABEL.out,
 # stderr to $WORK/LABEL.err, '%e %M' to $WORK/LABEL.time; sets RC and WALL.
 timed() {
     local label="$1"
     shift
-    local start end
-    RC=0
-    start="$EPOCHREALTIME"
-    if [[ -x /usr/bin/time ]]; then
-        /usr/bin/time -f '%e %M' -o "$WORK/$label.time" "$@" \
-            >"$WORK/$label.out" 2>"$WORK/$label.err" || RC=$?
-    else
-        "$PY" bench/report_drift.py time-child --output "$WORK/$label.time" -- "$@" \
-            >"$WORK/$label.out" 2>"$WORK/$label.err" || RC=$?
-    fi
-    end="$EPOCHREALTIME"
-    WALL="$(elapsed "$start" "$end")"
+    timed_run bench/report_drift.py "$WORK/$label.time" "$@" \
+        >"$WORK/$label.out" 2>"$WORK/$label.err"
 }
 
 # One run of TOOL (kiln or evidently): appends its JSON line to $RESULTS.
@@ -169,18 +154,13 @@ done
 cp "$SAMPLE_RESULTS" bench/.data/drift-samples.jsonl
 
 # --- report ------------------------------------------------------------------
-RUSTC_VERSION="n/a"
-if command -v rustc >/dev/null 2>&1; then
-    RUSTC_VERSION="$(rustc --version)"
-fi
-
 "$PY" bench/report_drift.py report \
     --results "$RESULTS" \
     --output BENCHMARKS.md \
     --runs "$RUNS" \
     --nproc "$(nproc)" \
     --uname "$(uname -sr)" \
-    --rustc "$RUSTC_VERSION" \
+    --rustc "$(rustc_version)" \
     --data-json "$DATA_JSON" \
     --samples "$SAMPLE_RESULTS" \
     --command "$COMMAND"

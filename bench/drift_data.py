@@ -29,14 +29,16 @@ is fixed by a constant seed, the same in both files):
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import sys
-import tempfile
 from typing import Callable
 
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # for bench_common
+from bench_common import fmt_cells as _fmt  # noqa: E402
+from bench_common import record_file, reusable_file, write_csv_columns  # noqa: E402
 
 LAYOUT_VERSION = 2  # bump when the columns, their drift or their formatting change
 N_COLS = 20
@@ -74,15 +76,6 @@ PLAN: dict[str, tuple[str, str, str]] = {
 # Levels of the categorical columns (Kiln counts values exactly up to 1,000 distinct values
 # per column, with a frequent-items sketch beyond; it compares the 50 most frequent by name).
 LEVELS = {"rating": 5, "device": 5, "country": 50, "city": 300, "product": 2000, "subscribed": 2}
-
-
-def _fmt(values: np.ndarray, spec: str, missing: np.ndarray | None = None) -> list[str]:
-    """`values` formatted with the %-style `spec`; empty strings where `missing`."""
-    out = [spec % v for v in values.tolist()]
-    if missing is not None:
-        for i in np.flatnonzero(missing).tolist():
-            out[i] = ""
-    return out
 
 
 def _level_names(prefix: str, levels: int) -> tuple[np.ndarray, np.ndarray]:
@@ -157,57 +150,18 @@ def params(rows: int, seed: int, role: str) -> dict:
             "layout_version": LAYOUT_VERSION, "numpy": np.__version__}
 
 
-def write_csv(path: str, cols: list[tuple[str, list[str]]]) -> str:
-    """Write `cols` as a CSV to `path` (through a temporary file and rename); its sha256."""
-    d = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".drift-data-", suffix=".tmp", dir=d)
-    h = hashlib.sha256()
-    rows = len(cols[0][1])
-    try:
-        with os.fdopen(fd, "wb") as f:
-            data = (",".join(name for name, _ in cols) + "\n").encode()
-            h.update(data)
-            f.write(data)
-            cells = [c for _, c in cols]
-            for start in range(0, rows, CHUNK):
-                stop = min(start + CHUNK, rows)
-                block = "".join(
-                    ",".join(row) + "\n" for row in zip(*(c[start:stop] for c in cells))
-                ).encode()
-                h.update(block)
-                f.write(block)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    return h.hexdigest()
-
-
 def ensure(path: str, rows: int, seed: int, role: str) -> dict:
     """Write (or reuse) one file; its description."""
-    sidecar = path + ".params.json"
     want = params(rows, seed, role)
-    try:
-        with open(sidecar, encoding="utf-8") as f:
-            have = json.load(f)
-        if ({k: have.get(k) for k in want} == want and os.path.isfile(path)
-                and os.path.getsize(path) == have.get("bytes")):
-            return {"path": path, "rows": rows, "seed": seed, "bytes": have["bytes"],
-                    "sha256": have["sha256"], "reused": True}
-    except (OSError, ValueError, KeyError):
-        pass
+    have = reusable_file(path, want)
+    if have is not None:
+        return {"path": path, "rows": rows, "seed": seed, "bytes": have["bytes"],
+                "sha256": have["sha256"], "reused": True}
     print(f"drift_data: writing {path} ({rows:,} rows × {N_COLS} columns, seed {seed})",
           file=sys.stderr)
-    digest = write_csv(path, columns(rows, seed, current=(role == "current")))
-    meta = dict(want, bytes=os.path.getsize(path), sha256=digest)
-    with open(sidecar + ".tmp", "w", encoding="utf-8") as f:
-        json.dump(meta, f, indent=2)
-        f.write("\n")
-    os.replace(sidecar + ".tmp", sidecar)
+    digest = write_csv_columns(path, columns(rows, seed, current=(role == "current")), CHUNK,
+                               ".drift-data-")
+    meta = record_file(path, want, digest)
     return {"path": path, "rows": rows, "seed": seed, "bytes": meta["bytes"],
             "sha256": digest, "reused": False}
 

@@ -45,14 +45,8 @@ TFDV_TIMEOUT="${KILN_BENCH_TFDV_TIMEOUT:-900}"
 KILN="$ROOT/target/release/kiln"
 export WHYLOGS_NO_ANALYTICS=True  # whylogs' opt-out of usage statistics
 
-if ! [[ "$RUNS" =~ ^[1-9][0-9]*$ ]]; then
-    echo "KILN_BENCH_RUNS must be a positive integer, got '$RUNS'" >&2
-    exit 2
-fi
-if ! [[ "$TFDV_TIMEOUT" =~ ^[1-9][0-9]*$ ]]; then
-    echo "KILN_BENCH_TFDV_TIMEOUT must be a positive integer, got '$TFDV_TIMEOUT'" >&2
-    exit 2
-fi
+require_positive_int KILN_BENCH_RUNS "$RUNS"
+require_positive_int KILN_BENCH_TFDV_TIMEOUT "$TFDV_TIMEOUT"
 
 # Non-default settings become part of the command shown in the report.
 COMMAND="bash bench/profile.sh"
@@ -182,20 +176,11 @@ measure() {
 kiln_run() {
     local label="$1"
     local out="$WORK/$label.profile.json" tf="$WORK/$label.time" err="$WORK/$label.err"
-    local rc=0 start end
     rm -f "$out"
-    start="$EPOCHREALTIME"
-    if [[ -x /usr/bin/time ]]; then
-        /usr/bin/time -f '%e %M' -o "$tf" "$KILN" profile "$DATA" --out "$out" \
-            >"$WORK/$label.stdout" 2>"$err" || rc=$?
-    else
-        "$PY" bench/report_profile.py time-child --output "$tf" -- \
-            "$KILN" profile "$DATA" --out "$out" >"$WORK/$label.stdout" 2>"$err" || rc=$?
-    fi
-    end="$EPOCHREALTIME"
-    "$PY" bench/report_profile.py kiln-result --rc "$rc" --stderr "$err" --time-file "$tf" \
-        --wall "$("$PY" -c 'import sys; print(float(sys.argv[2]) - float(sys.argv[1]))' "$start" "$end")" \
-        --out "$out" --rows "$ROWS" --columns "$COLS" --version "$KILN_VERSION"
+    timed_run bench/report_profile.py "$tf" "$KILN" profile "$DATA" --out "$out" \
+        >"$WORK/$label.stdout" 2>"$err"
+    "$PY" bench/report_profile.py kiln-result --rc "$RC" --stderr "$err" --time-file "$tf" \
+        --wall "$WALL" --out "$out" --rows "$ROWS" --columns "$COLS" --version "$KILN_VERSION"
 }
 
 for ((i = 1; i <= RUNS; i++)); do
@@ -217,8 +202,8 @@ REPORT_ARGS=()
 RUSTC_VERSION="n/a"
 if [[ "$SKIP_KILN" == "1" ]]; then
     REPORT_ARGS+=(--skip-kiln)
-elif command -v rustc >/dev/null 2>&1; then
-    RUSTC_VERSION="$(rustc --version)"
+else
+    RUSTC_VERSION="$(rustc_version)"
 fi
 
 "$PY" bench/report_profile.py report \

@@ -25,26 +25,19 @@ Columns (a realistic mix; missing cells are empty):
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import sys
-import tempfile
 
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # for bench_common
+from bench_common import fmt_cells as _fmt  # noqa: E402
+from bench_common import record_file, reusable_file, write_csv_columns  # noqa: E402
 
 LAYOUT_VERSION = 1  # bump when the columns or their formatting change
 N_COLS = 20
 CHUNK = 100_000
-
-
-def _fmt(values: np.ndarray, spec: str, missing: np.ndarray | None = None) -> list[str]:
-    """`values` formatted with the %-style `spec`; empty strings where `missing`."""
-    out = [spec % v for v in values.tolist()]
-    if missing is not None:
-        for i in np.flatnonzero(missing).tolist():
-            out[i] = ""
-    return out
 
 
 def _zipf_levels(rng: np.random.Generator, n: int, prefix: str, levels: int, s: float) -> list[str]:
@@ -107,32 +100,7 @@ def params(rows: int, seed: int) -> dict:
 
 def write_csv(path: str, rows: int, seed: int) -> str:
     """Write the CSV to `path` (through a temporary file and rename); its sha256."""
-    cols = columns(rows, seed)
-    d = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".profile-data-", suffix=".tmp", dir=d)
-    h = hashlib.sha256()
-    try:
-        with os.fdopen(fd, "wb") as f:
-            data = (",".join(name for name, _ in cols) + "\n").encode()
-            h.update(data)
-            f.write(data)
-            cells = [c for _, c in cols]
-            for start in range(0, rows, CHUNK):
-                stop = min(start + CHUNK, rows)
-                block = "".join(
-                    ",".join(row) + "\n" for row in zip(*(c[start:stop] for c in cells))
-                ).encode()
-                h.update(block)
-                f.write(block)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    return h.hexdigest()
+    return write_csv_columns(path, columns(rows, seed), CHUNK, ".profile-data-")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -147,28 +115,17 @@ def main(argv: list[str] | None = None) -> int:
         p.error("--rows must be positive")
     path = args.path or os.path.join(here, ".data", f"profile_{args.rows}x{N_COLS}_seed{args.seed}.csv")
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    sidecar = path + ".params.json"
     want = params(args.rows, args.seed)
 
-    reused = False
-    try:
-        with open(sidecar, encoding="utf-8") as f:
-            have = json.load(f)
-        if ({k: have.get(k) for k in want} == want and os.path.isfile(path)
-                and os.path.getsize(path) == have.get("bytes")):
-            reused = True
-            digest = have["sha256"]
-    except (OSError, ValueError, KeyError):
-        pass
-    if not reused:
+    have = reusable_file(path, want)
+    reused = have is not None
+    if have is not None:
+        digest = have["sha256"]
+    else:
         print(f"profile_data: writing {path} ({args.rows:,} rows × {N_COLS} columns, seed {args.seed})",
               file=sys.stderr)
         digest = write_csv(path, args.rows, args.seed)
-        meta = dict(want, bytes=os.path.getsize(path), sha256=digest)
-        with open(sidecar + ".tmp", "w", encoding="utf-8") as f:
-            json.dump(meta, f, indent=2)
-            f.write("\n")
-        os.replace(sidecar + ".tmp", sidecar)
+        record_file(path, want, digest)
     print(json.dumps({"path": path, "rows": args.rows, "columns": N_COLS, "seed": args.seed,
                       "bytes": os.path.getsize(path), "sha256": digest, "reused": reused}))
     return 0

@@ -32,8 +32,8 @@ from typing import Any
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # for bench_common
 from bench_common import (  # noqa: E402
     ReportError, add_io_args, add_machine_args, add_provenance_args, close_section,
-    json_lines, machine_line, markers, provenance_lines, run_subcommand, subcommand_parser,
-    write_report,
+    json_lines, machine_line, markers, provenance_lines, read_text, run_subcommand,
+    subcommand_parser, tail, write_report,
 )
 
 NAME = "accuracy"
@@ -52,17 +52,6 @@ KILN_TASKS = {"classification": ("binary", "multiclass"), "regression": ("regres
 
 # --- kiln-result -------------------------------------------------------------
 
-def read_text(path: str | None) -> str:
-    """The text of the file at `path`; empty if there is no path or it cannot be read."""
-    if not path:
-        return ""
-    try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            return f.read()
-    except OSError:
-        return ""
-
-
 def parse_json_object(text: str) -> dict[str, Any] | None:
     """The first JSON object in `text` (Kiln pretty-prints one on stdout)."""
     i = text.find("{")
@@ -73,12 +62,6 @@ def parse_json_object(text: str) -> dict[str, Any] | None:
     except json.JSONDecodeError:
         return None
     return obj if isinstance(obj, dict) else None
-
-
-def tail(text: str, n: int = 5) -> str:
-    """The last `n` non-blank lines of `text` joined by " | ", at most 600 characters."""
-    lines = [l for l in text.strip().splitlines() if l.strip()]
-    return " | ".join(lines[-n:])[-600:]
 
 
 def kiln_output(step: str, rc: int, json_path: str | None,

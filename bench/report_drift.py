@@ -28,20 +28,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
-import resource
 import statistics
-import subprocess
 import sys
-import time
 from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # for bench_common
 from bench_common import (  # noqa: E402
-    ReportError, add_io_args, add_machine_args, add_provenance_args, close_section,
-    json_lines, machine_line, markers, provenance_lines, read_results, run_subcommand,
-    subcommand_parser, write_report,
+    ReportError, add_io_args, add_machine_args, add_provenance_args, add_time_child,
+    close_section, finite, fmt_mib, fmt_s, json_lines, machine_line, markers,
+    parse_tool_results, provenance_lines, ratio_cell, read_data_json, read_results, read_text,
+    run_subcommand, run_times, subcommand_parser, tail, tool_medians, write_report,
 )
 
 NAME = "drift"
@@ -57,41 +54,7 @@ NUMERIC_KEYS = ["rows", "total_s", "process_s", "peak_rss_kib"]
 OPTIONAL_KEYS = ["import_s", "read_s", "report_s"]
 
 
-# --- time-child --------------------------------------------------------------
-
-def cmd_time_child(args: argparse.Namespace) -> int:
-    """Run args.command, write "WALL_S MAXRSS_KIB" to args.output; the command's exit code."""
-    cmd = args.command[1:] if args.command[:1] == ["--"] else args.command
-    if not cmd:
-        print("report_drift time-child: no command given", file=sys.stderr)
-        return 2
-    t0 = time.perf_counter()
-    rc = subprocess.call(cmd)
-    wall = time.perf_counter() - t0
-    maxrss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    with open(args.output, "w", encoding="utf-8") as f:
-        f.write(f"{wall:.3f} {maxrss}\n")
-    return rc
-
-
 # --- result ------------------------------------------------------------------
-
-def read_text(path: str | None) -> str:
-    """The text of the file at `path`; empty if there is no path or it cannot be read."""
-    if not path:
-        return ""
-    try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            return f.read()
-    except OSError:
-        return ""
-
-
-def tail(text: str, n: int = 5) -> str:
-    """The last `n` non-blank lines of `text` joined by " | ", at most 600 characters."""
-    lines = [l for l in text.strip().splitlines() if l.strip()]
-    return " | ".join(lines[-n:])[-600:]
-
 
 def kiln_columns(report: dict) -> list[dict[str, Any]]:
     """The per-feature results of `kiln validate --json` as {column, type, test, score, ...}."""
@@ -125,14 +88,10 @@ def cmd_result(args: argparse.Namespace) -> int:
     ok_codes = (0, 1) if args.tool == "kiln" else (0,)
     if args.rc not in ok_codes:
         return fail(f"exited {args.rc}: {tail(read_text(args.stderr))}")
-    # /usr/bin/time may print a line of its own ("Command exited ...") before ours.
-    fields = (read_text(args.time_file).strip().splitlines() or [""])[-1].split()
     try:
-        time_wall, maxrss = float(fields[0]), int(fields[1])
-    except (IndexError, ValueError):
-        return fail(f"cannot read '%e %M' from {args.time_file}: {read_text(args.time_file)!r}")
-    # The wall clock around /usr/bin/time (EPOCHREALTIME) has more digits than %e.
-    wall = args.wall if args.wall is not None and args.wall > 0 else time_wall
+        wall, time_wall, maxrss = run_times(args)
+    except ValueError as e:
+        return fail(str(e))
     text = read_text(args.out)
     try:
         if args.tool == "kiln":
@@ -178,76 +137,26 @@ def cmd_kiln_columns(args: argparse.Namespace) -> int:
 
 # --- report ------------------------------------------------------------------
 
-def finite(v: Any) -> bool:
-    """Whether `v` is a finite int or float (not a bool)."""
-    return not isinstance(v, bool) and isinstance(v, (int, float)) and math.isfinite(v)
+def check_columns(lineno: int, obj: dict[str, Any]) -> None:
+    """Raise ReportError if the result object `obj` has no per-column results."""
+    if not isinstance(obj["columns"], list) or not obj["columns"]:
+        raise ReportError(f"results line {lineno}: no per-column results")
 
 
 def parse_results(text: str) -> dict[str, list[dict[str, Any]]]:
     """The result objects in the JSON lines `text`, checked, grouped by tool."""
-    runs: dict[str, list[dict[str, Any]]] = {name: [] for name, _ in TOOLS}
-    for lineno, line, obj in json_lines(text):
-        if not isinstance(obj, dict):
-            raise ReportError(f"results line {lineno} is not a JSON object: {line[:200]}")
-        missing = [k for k in ["tool", "version", "columns"] + NUMERIC_KEYS if k not in obj]
-        if missing:
-            raise ReportError(f"results line {lineno} lacks keys {missing}: {line[:200]}")
-        if obj["tool"] not in runs:
-            raise ReportError(f"results line {lineno}: unknown tool {obj['tool']!r}")
-        for k in NUMERIC_KEYS:
-            if not finite(obj[k]) or obj[k] <= 0:
-                raise ReportError(f"results line {lineno}: {k} is not a positive number: {obj[k]!r}")
-        for k in OPTIONAL_KEYS:
-            if obj.get(k) is not None and not finite(obj[k]):
-                raise ReportError(f"results line {lineno}: {k} is not a number: {obj[k]!r}")
-        if not isinstance(obj["columns"], list) or not obj["columns"]:
-            raise ReportError(f"results line {lineno}: no per-column results")
-        runs[obj["tool"]].append(obj)
-    return runs
+    return parse_tool_results(text, TOOLS, NUMERIC_KEYS, OPTIONAL_KEYS,
+                              required=["tool", "version", "columns"], check=check_columns)
 
 
 def medians(objs: list[dict[str, Any]]) -> dict[str, Any]:
     """The per-metric medians of `objs`, their versions and libraries."""
-    out: dict[str, Any] = {k: statistics.median(o[k] for o in objs) for k in NUMERIC_KEYS}
-    for k in OPTIONAL_KEYS:
-        vals = [o[k] for o in objs if o.get(k) is not None]
-        out[k] = statistics.median(vals) if vals else None
-    out["version"] = ", ".join(sorted({str(o["version"]) for o in objs}))
-    out["libs"] = ", ".join(sorted({str(o.get("libs") or "") for o in objs} - {""}))
-    out["python"] = ", ".join(sorted({str(o["python"]) for o in objs if o.get("python")}))
-    return out
-
-
-def fmt_s(v: float | None) -> str:
-    """Seconds as shown in the tables."""
-    if v is None:
-        return "n/a"
-    return f"{v:.3f}" if v < 10 else f"{v:.2f}"
-
-
-def fmt_mib(kib: float | None) -> str:
-    """KiB shown as MiB."""
-    return "n/a" if kib is None else f"{kib / 1024:,.0f}"
+    return tool_medians(objs, NUMERIC_KEYS, OPTIONAL_KEYS)
 
 
 def fmt_score(v: float | None) -> str:
     """A distance as shown in the column table."""
     return "n/a" if v is None else f"{v:.4f}"
-
-
-def ratio_cell(better: str, kiln_v: float | None, other_v: float | None) -> str:
-    """A "Kiln / other" cell: the ratio and whether it favours Kiln."""
-    if kiln_v is None or other_v is None or other_v == 0:
-        return "n/a"
-    r = kiln_v / other_v
-    if round(r, 2) == 1:
-        note = "about equal"
-    elif (r > 1) == (better == "higher"):
-        note = "Kiln better"
-    else:
-        note = "Kiln worse"
-    shown = f"{r:.2f}" if r >= 0.1 else f"{r:.3f}"
-    return f"{shown}× ({better} is better; {note})"
 
 
 def kiln_basis(k: dict[str, Any], plan: dict[str, Any]) -> str:
@@ -300,13 +209,7 @@ def verdict_signature(objs: list[dict[str, Any]]) -> set[tuple]:
 def render(args: argparse.Namespace, runs: dict[str, list[dict[str, Any]]]) -> str:
     """The drift section of BENCHMARKS.md, markers included."""
     k, e = medians(runs["kiln"]), medians(runs["evidently"])
-    data: dict[str, Any] = {}
-    if args.data_json:
-        try:
-            with open(args.data_json, encoding="utf-8") as f:
-                data = json.loads(f.read().strip().splitlines()[-1])
-        except (OSError, ValueError, IndexError) as err:
-            raise ReportError(f"cannot read the data description {args.data_json}: {err}") from None
+    data = read_data_json(args.data_json)
     plan = data.get("plan") or {}
     samples: list[list[dict[str, Any]]] = []
     if args.samples:
@@ -534,10 +437,7 @@ def main(argv: list[str] | None = None) -> int:
     """Parse the command line and run the chosen subcommand; the exit code."""
     p, sub = subcommand_parser(__doc__)
 
-    c = sub.add_parser("time-child", help="run a command, write '%%e %%M' like /usr/bin/time")
-    c.add_argument("--output", required=True)
-    c.add_argument("command", nargs=argparse.REMAINDER)
-    c.set_defaults(func=cmd_time_child)
+    add_time_child(sub, "report_drift")
 
     k = sub.add_parser("result", help="one run as a JSON line")
     k.add_argument("--tool", choices=[n for n, _ in TOOLS], required=True)

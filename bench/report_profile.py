@@ -25,21 +25,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import platform
-import resource
-import statistics
-import subprocess
 import sys
-import time
 from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # for bench_common
 from bench_common import (  # noqa: E402
-    ReportError, add_io_args, add_machine_args, add_provenance_args, close_section,
-    json_lines, machine_line, markers, provenance_lines, run_subcommand, subcommand_parser,
-    write_report,
+    ReportError, add_io_args, add_machine_args, add_provenance_args, add_time_child,
+    close_section, fmt_mib, fmt_s, machine_line, markers, parse_tool_results,
+    provenance_lines, ratio_cell, read_data_json, read_text, run_subcommand, run_times,
+    subcommand_parser, tail, tool_medians, write_report,
 )
 
 NAME = "profile"
@@ -52,41 +48,7 @@ NUMERIC_KEYS = ["rows", "columns", "total_s", "rows_per_s", "peak_rss_kib"]
 OPTIONAL_KEYS = ["read_s", "profile_s", "write_s", "import_s"]
 
 
-# --- time-child --------------------------------------------------------------
-
-def cmd_time_child(args: argparse.Namespace) -> int:
-    """Run args.command, write "WALL_S MAXRSS_KIB" to args.output; the command's exit code."""
-    cmd = args.command[1:] if args.command[:1] == ["--"] else args.command
-    if not cmd:
-        print("report_profile time-child: no command given", file=sys.stderr)
-        return 2
-    t0 = time.perf_counter()
-    rc = subprocess.call(cmd)
-    wall = time.perf_counter() - t0
-    maxrss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    with open(args.output, "w", encoding="utf-8") as f:
-        f.write(f"{wall:.3f} {maxrss}\n")
-    return rc
-
-
 # --- kiln-result -------------------------------------------------------------
-
-def read_text(path: str | None) -> str:
-    """The text of the file at `path`; empty if there is no path or it cannot be read."""
-    if not path:
-        return ""
-    try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            return f.read()
-    except OSError:
-        return ""
-
-
-def tail(text: str, n: int = 5) -> str:
-    """The last `n` non-blank lines of `text` joined by " | ", at most 600 characters."""
-    lines = [l for l in text.strip().splitlines() if l.strip()]
-    return " | ".join(lines[-n:])[-600:]
-
 
 def cmd_kiln_result(args: argparse.Namespace) -> int:
     """Print one Kiln run as a JSON result line; 1 (and why, on stderr) if it failed."""
@@ -96,12 +58,10 @@ def cmd_kiln_result(args: argparse.Namespace) -> int:
 
     if args.rc != 0:
         return fail(f"kiln profile exited {args.rc}: {tail(read_text(args.stderr))}")
-    # /usr/bin/time may print a line of its own ("Command exited ...") before ours.
-    fields = (read_text(args.time_file).strip().splitlines() or [""])[-1].split()
     try:
-        time_wall, maxrss = float(fields[0]), int(fields[1])
-    except (IndexError, ValueError):
-        return fail(f"cannot read '%e %M' from {args.time_file}: {read_text(args.time_file)!r}")
+        wall, time_wall, maxrss = run_times(args)
+    except ValueError as e:
+        return fail(str(e))
     try:
         out_bytes = os.path.getsize(args.out)
         with open(args.out, encoding="utf-8") as f:
@@ -110,8 +70,6 @@ def cmd_kiln_result(args: argparse.Namespace) -> int:
         return fail(f"kiln profile wrote no profile at {args.out}: {e}")
     except ValueError as e:
         return fail(f"the profile kiln wrote at {args.out} is not JSON: {e}")
-    # The wall clock around /usr/bin/time (EPOCHREALTIME) has more digits than %e.
-    wall = args.wall if args.wall is not None and args.wall > 0 else time_wall
     print(json.dumps({
         "tool": "kiln",
         "version": args.version,
@@ -133,43 +91,16 @@ def cmd_kiln_result(args: argparse.Namespace) -> int:
 
 # --- report ------------------------------------------------------------------
 
-def finite(v: Any) -> bool:
-    """Whether `v` is a finite int or float (not a bool)."""
-    return not isinstance(v, bool) and isinstance(v, (int, float)) and math.isfinite(v)
-
-
 def parse_results(text: str) -> dict[str, list[dict[str, Any]]]:
     """The result objects in the JSON lines `text`, checked, grouped by tool."""
-    runs: dict[str, list[dict[str, Any]]] = {name: [] for name, _ in TOOLS}
-    for lineno, line, obj in json_lines(text):
-        if not isinstance(obj, dict):
-            raise ReportError(f"results line {lineno} is not a JSON object: {line[:200]}")
-        missing = [k for k in ["tool", "version"] + NUMERIC_KEYS if k not in obj]
-        if missing:
-            raise ReportError(f"results line {lineno} lacks keys {missing}: {line[:200]}")
-        if obj["tool"] not in runs:
-            raise ReportError(f"results line {lineno}: unknown tool {obj['tool']!r}")
-        for k in NUMERIC_KEYS:
-            if not finite(obj[k]) or obj[k] <= 0:
-                raise ReportError(f"results line {lineno}: {k} is not a positive number: {obj[k]!r}")
-        for k in OPTIONAL_KEYS:
-            if obj.get(k) is not None and not finite(obj[k]):
-                raise ReportError(f"results line {lineno}: {k} is not a number: {obj[k]!r}")
-        runs[obj["tool"]].append(obj)
-    return runs
+    return parse_tool_results(text, TOOLS, NUMERIC_KEYS, OPTIONAL_KEYS)
 
 
 def medians(objs: list[dict[str, Any]]) -> dict[str, Any] | None:
     """The per-metric medians of `objs`, their versions and libraries; None if there are none."""
     if not objs:
         return None
-    out: dict[str, Any] = {k: statistics.median(o[k] for o in objs) for k in NUMERIC_KEYS}
-    for k in OPTIONAL_KEYS:
-        vals = [o[k] for o in objs if o.get(k) is not None]
-        out[k] = statistics.median(vals) if vals else None
-    out["version"] = ", ".join(sorted({str(o["version"]) for o in objs}))
-    out["libs"] = ", ".join(sorted({str(o.get("libs") or "") for o in objs} - {""}))
-    out["python"] = ", ".join(sorted({str(o["python"]) for o in objs if o.get("python")}))
+    out = tool_medians(objs, NUMERIC_KEYS, OPTIONAL_KEYS)
     out["metrics"] = objs[0].get("metrics") or {}
     out["config"] = objs[0].get("config") or {}
     return out
@@ -180,46 +111,13 @@ def fmt_rate(v: float | None) -> str:
     return "n/a" if v is None else f"{v:,.0f}"
 
 
-def fmt_s(v: float | None) -> str:
-    """Seconds as shown in the tables."""
-    if v is None:
-        return "n/a"
-    return f"{v:.3f}" if v < 10 else f"{v:.2f}"
-
-
-def fmt_mib(kib: float | None) -> str:
-    """KiB shown as MiB."""
-    return "n/a" if kib is None else f"{kib / 1024:,.0f}"
-
-
-def ratio_cell(better: str, kiln_v: float | None, other_v: float | None) -> str:
-    """A "Kiln / other" cell: the ratio and whether it favours Kiln."""
-    if kiln_v is None or other_v is None or other_v == 0:
-        return "n/a"
-    r = kiln_v / other_v
-    if round(r, 2) == 1:
-        note = "about equal"
-    elif (r > 1) == (better == "higher"):
-        note = "Kiln better"
-    else:
-        note = "Kiln worse"
-    shown = f"{r:.2f}" if r >= 0.1 else f"{r:.3f}"
-    return f"{shown}× ({better} is better; {note})"
-
-
 def render(args: argparse.Namespace, runs: dict[str, list[dict[str, Any]]]) -> str:
     """The profile section of BENCHMARKS.md, markers included."""
     med = {name: medians(objs) for name, objs in runs.items()}
     if args.skip_kiln:
         med["kiln"] = None
     k, w, t = med["kiln"], med["whylogs"], med["tfdv"]
-    data = {}
-    if args.data_json:
-        try:
-            with open(args.data_json, encoding="utf-8") as f:
-                data = json.loads(f.read().strip().splitlines()[-1])
-        except (OSError, ValueError, IndexError) as e:
-            raise ReportError(f"cannot read the data description {args.data_json}: {e}") from None
+    data = read_data_json(args.data_json)
     rows = int(data.get("rows") or w["rows"])
     size = f", {data['bytes'] / 1e6:,.0f} MB" if data.get("bytes") else ""
     sha = f" (sha256 `{data['sha256'][:16]}…`)" if data.get("sha256") else ""
@@ -348,10 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     """Parse the command line and run the chosen subcommand; the exit code."""
     p, sub = subcommand_parser(__doc__)
 
-    c = sub.add_parser("time-child", help="run a command, write '%%e %%M' like /usr/bin/time")
-    c.add_argument("--output", required=True)
-    c.add_argument("command", nargs=argparse.REMAINDER)
-    c.set_defaults(func=cmd_time_child)
+    add_time_child(sub, "report_profile")
 
     k = sub.add_parser("kiln-result", help="one Kiln run as a JSON line")
     k.add_argument("--rc", type=int, required=True, help="exit code of kiln profile")

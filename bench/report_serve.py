@@ -11,14 +11,13 @@ markers is left untouched.
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import sys
 from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # for bench_common
 from bench_common import (  # noqa: E402
-    ReportError, add_io_args, add_machine_args, add_provenance_args, close_section,
+    ReportError, add_io_args, add_machine_args, add_provenance_args, close_section, finite,
     json_lines, machine_line, markers, provenance_lines, write_report,
 )
 
@@ -26,10 +25,6 @@ NAME = "serve"
 TARGET_RATIO = 10.0  # the target: Kiln >= 10x TorchServe's requests/s, at a lower p99
 LABEL = {"kiln": "Kiln (`kiln serve`)", "torchserve": "TorchServe", "fastapi": "FastAPI + PyTorch"}
 ORDER = ["kiln", "torchserve", "fastapi"]
-
-
-def finite(v: Any) -> bool:
-    return not isinstance(v, bool) and isinstance(v, (int, float)) and math.isfinite(v)
 
 
 def parse(text: str) -> dict[str, list[dict[str, Any]]]:
@@ -93,6 +88,8 @@ def render(args: argparse.Namespace, r: dict[str, list[dict[str, Any]]]) -> str:
     versions = r["versions"][0] if r["versions"] else {}
     settings = {o["server"]: o["settings"] for o in r["server"]}
     one = {(o["server"], o["connections"]): o for o in wrk}
+    # The measured (server, connections, wrk line)s, by server then concurrency.
+    measured = [(s, c, one[(s, c)]) for s in servers for c in levels if (s, c) in one]
     secs = wrk[0].get("seconds", "?")
     warm = wrk[0].get("warmup_seconds", "?")
     check = r["check"][0] if r["check"] else None
@@ -123,13 +120,9 @@ def render(args: argparse.Namespace, r: dict[str, list[dict[str, Any]]]) -> str:
         "| Server | Connections | Requests/s | p50 ms | p99 ms | Non-2xx | Socket errors |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
-    for s in servers:
-        for c in levels:
-            o = one.get((s, c))
-            if o is None:
-                continue
-            lines.append(f"| {LABEL[s]} | {c} | {fmt_rps(o['rps'])} | {fmt_ms(o['p50_ms'])} | "
-                         f"{fmt_ms(o['p99_ms'])} | {o['non2xx']:,} | {o['socket_errors']:,} |")
+    for s, c, o in measured:
+        lines.append(f"| {LABEL[s]} | {c} | {fmt_rps(o['rps'])} | {fmt_ms(o['p50_ms'])} | "
+                     f"{fmt_ms(o['p99_ms'])} | {o['non2xx']:,} | {o['socket_errors']:,} |")
 
     # Ratios and the target.
     verdicts = []
@@ -263,17 +256,13 @@ def render(args: argparse.Namespace, r: dict[str, list[dict[str, Any]]]) -> str:
         "| Server | Connections | wrk threads | Requests | Seconds | Requests/s | Mean ms | p50 ms | p90 ms | p99 ms | p99.9 ms | Max ms | Load |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
-    for s in servers:
-        for c in levels:
-            o = one.get((s, c))
-            if o is None:
-                continue
-            lat = o["latency_us"]
-            ms = lambda k: fmt_ms(lat[k] / 1000) if finite(lat.get(k)) else "n/a"  # noqa: E731
-            load = f"{o['load1']:.1f}" if finite(o.get("load1")) else "n/a"
-            lines.append(f"| {LABEL[s]} | {c} | {o['threads']} | {o['requests']:,} | "
-                         f"{o['duration_us'] / 1e6:.1f} | {fmt_rps(o['rps'])} | {ms('mean')} | {ms('p50')} | "
-                         f"{ms('p90')} | {ms('p99')} | {ms('p999')} | {ms('max')} | {load} |")
+    for s, c, o in measured:
+        lat = o["latency_us"]
+        ms = lambda k: fmt_ms(lat[k] / 1000) if finite(lat.get(k)) else "n/a"  # noqa: E731
+        load = f"{o['load1']:.1f}" if finite(o.get("load1")) else "n/a"
+        lines.append(f"| {LABEL[s]} | {c} | {o['threads']} | {o['requests']:,} | "
+                     f"{o['duration_us'] / 1e6:.1f} | {fmt_rps(o['rps'])} | {ms('mean')} | {ms('p50')} | "
+                     f"{ms('p90')} | {ms('p99')} | {ms('p999')} | {ms('max')} | {load} |")
     return close_section(lines, NAME)
 
 

@@ -415,8 +415,11 @@ def cmd_wait(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    sub = p.add_subparsers(dest="cmd", required=True)
+    # Imported here: the TorchServe archive carries this file without bench_common.py.
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # for bench_common
+    from bench_common import run_subcommand, subcommand_parser
+
+    p, sub = subcommand_parser(__doc__)
 
     e = sub.add_parser("export", help="write the torch checkpoint of a bundle")
     e.add_argument("--model", required=True, help="the Kiln bundle")
@@ -456,9 +459,7 @@ def main(argv: list[str] | None = None) -> int:
     w.add_argument("--bodies", required=True)
     w.add_argument("--timeout", type=float, default=120)
     w.set_defaults(func=cmd_wait)
-
-    args = p.parse_args(argv)
-    return args.func(args)
+    return run_subcommand(p, argv)
 
 
 if __name__ == "__main__":

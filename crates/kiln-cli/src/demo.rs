@@ -180,6 +180,21 @@ pub fn run(out: &Path, json: bool) -> Result<(), KilnError> {
     };
     let holdout_alert = watch(&holdout, None)?;
     let damaged_alert = watch(&damaged, Some(monitor_report.clone()))?;
+    say(
+        "\n== 11. update: the model trained further on the held-back rows, replaying the earlier rows it keeps so that it does not forget them",
+    );
+    let updated = crate::update::run(
+        crate::update::UpdateArgs {
+            model: trained.model.clone(),
+            data: holdout.clone(),
+            strategy: crate::update::StrategyArg::Replay,
+            replay: 0,
+            seed: 42,
+            out: Some(out.join("breast_cancer.updated.kiln")),
+            json: false,
+        },
+        print,
+    )?;
     say(&format!(
         "\nopen {} for the learning curves, metrics and confusion matrix, {} for the explanations, {} for the tuning and {} for the monitoring.",
         trained.report.display(),
@@ -203,6 +218,7 @@ pub fn run(out: &Path, json: bool) -> Result<(), KilnError> {
                 "explanation": explanation,
                 "serving": served,
                 "monitoring": {"holdout_alert": holdout_alert, "damaged_alert": damaged_alert},
+                "update": updated,
             }))
             .expect("json")
         );

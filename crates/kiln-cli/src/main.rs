@@ -8,6 +8,7 @@ mod monitor;
 mod progress;
 mod serve;
 mod tune;
+mod update;
 
 use clap::{Parser, Subcommand};
 // The server allocates and frees small buffers on every request; mimalloc does that several
@@ -43,6 +44,9 @@ enum Command {
     /// Monitor live traffic against a model's training profile: feature and prediction drift,
     /// data errors and, with labels, quality, window by window. Exit code 1 on an alert.
     Monitor(monitor::MonitorArgs),
+    /// Update a model on new labelled data (finetune, replay or retrain), reporting what it
+    /// forgot on the earlier held-out rows and learned on the new ones.
+    Update(update::UpdateArgs),
     /// Serve models over HTTP: Open Inference Protocol v2 (KServe, Triton) and TF Serving's
     /// REST API, with dynamic batching, versions, hot reload, Prometheus metrics and a
     /// prediction log.
@@ -118,6 +122,10 @@ fn main() {
             tune::tune(args, print)
         }
         Command::Serve(args) => serve::serve(args),
+        Command::Update(args) => {
+            let print = commands::Print::from_json_flag(args.json);
+            update::run(args, print).map(|_| ())
+        }
         Command::Monitor(args) => {
             let print = commands::Print::from_json_flag(args.json);
             match monitor::run(args, print) {

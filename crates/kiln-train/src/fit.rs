@@ -8,6 +8,7 @@ use crate::metrics::{Metrics, argmax};
 use crate::predict::{Matrix, predict};
 use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
+use burn::store::{ModuleSnapshot, SafetensorsStore};
 use burn::tensor::activation::log_softmax;
 use kiln_model::{NetworkConfig, TabularNet};
 use rand::SeedableRng;
@@ -172,10 +173,73 @@ pub fn fit(
     stop: &AtomicBool,
     on_epoch: &mut dyn FnMut(&EpochReport),
 ) -> FitOutcome {
+    train_network(
+        config, None, train, valid, objective, options, seed, device, stop, on_epoch,
+    )
+}
+
+/// As [`fit`], but starting from the weights of `start` (a network of shape `config`), to
+/// update a trained model on new data.
+#[allow(clippy::too_many_arguments)]
+pub fn fit_from(
+    start: &TabularNet,
+    config: &NetworkConfig,
+    train: (Matrix, &[f32]),
+    valid: (Matrix, &[f32]),
+    objective: &Objective,
+    options: &TrainOptions,
+    seed: u64,
+    device: &Device,
+    stop: &AtomicBool,
+    on_epoch: &mut dyn FnMut(&EpochReport),
+) -> FitOutcome {
+    train_network(
+        config,
+        Some(start),
+        train,
+        valid,
+        objective,
+        options,
+        seed,
+        device,
+        stop,
+        on_epoch,
+    )
+}
+
+/// A copy of `source`'s weights in a network on `device` (through safetensors, which carries
+/// every parameter by name).
+fn copy_weights(source: &TabularNet, config: &NetworkConfig, device: &Device) -> TabularNet {
+    let mut out = SafetensorsStore::from_bytes(None);
+    source.save_into(&mut out).expect("weights serialise");
+    let bytes = out.get_bytes().expect("weights serialise");
+    let mut model = config.init(device, 0);
+    model
+        .load_from(&mut SafetensorsStore::from_bytes(Some(bytes)))
+        .expect("the start network has the shape it was built with");
+    model
+}
+
+#[allow(clippy::too_many_arguments)]
+fn train_network(
+    config: &NetworkConfig,
+    start: Option<&TabularNet>,
+    train: (Matrix, &[f32]),
+    valid: (Matrix, &[f32]),
+    objective: &Objective,
+    options: &TrainOptions,
+    seed: u64,
+    device: &Device,
+    stop: &AtomicBool,
+    on_epoch: &mut dyn FnMut(&EpochReport),
+) -> FitOutcome {
     let (x, y) = train;
     let device = device.clone();
     let ad_device = device.clone().autodiff();
-    let mut model = config.init(&ad_device, seed ^ INIT_STREAM);
+    let mut model = match start {
+        Some(start) => copy_weights(start, config, &ad_device),
+        None => config.init(&ad_device, seed ^ INIT_STREAM),
+    };
     let mut optim = AdamWConfig::new()
         .with_weight_decay(options.weight_decay as f32)
         .init();

@@ -10,6 +10,6 @@ pub mod predict;
 
 pub use curve::{EpochRecord, diagnose};
 pub use device::Compute;
-pub use fit::{Batches, EpochReport, FitOutcome, Objective, TrainOptions, fit};
+pub use fit::{Batches, EpochReport, FitOutcome, Objective, TrainOptions, fit, fit_from};
 pub use metrics::{Metrics, confusion_matrix};
 pub use predict::{Matrix, predict};

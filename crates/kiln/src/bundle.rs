@@ -50,6 +50,36 @@ pub struct EncodedRows {
     pub values: Vec<f32>,
 }
 
+/// Encoded rows with their encoded targets (class index, or value in the target's units).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LabelledRows {
+    /// The inputs.
+    pub inputs: EncodedRows,
+    /// One target per row.
+    pub targets: Vec<f32>,
+    /// How many training rows these stand for (a sample of them).
+    pub represents: usize,
+}
+
+/// Where an updated model came from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Lineage {
+    /// SHA-256 of the parent bundle file.
+    pub parent_sha256: String,
+    /// The parent's training data, as its manifest names it.
+    pub parent_data: String,
+    /// The new data.
+    pub data: String,
+    /// SHA-256 of the new data file.
+    pub data_sha256: String,
+    /// finetune, replay or retrain.
+    pub strategy: String,
+    /// Earlier rows mixed into training.
+    pub replayed_rows: usize,
+    /// The parent's own lineage, most recent first.
+    pub ancestors: Vec<String>,
+}
+
 /// Everything in a bundle but the weights.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Manifest {
@@ -93,6 +123,16 @@ pub struct Manifest {
     /// An evenly spread sample of the encoded training rows, for explanations.
     #[serde(default)]
     pub background: Option<EncodedRows>,
+    /// A seeded sample of the training rows with their targets, replayed by `kiln update` so
+    /// that an update does not forget the data before it.
+    #[serde(default)]
+    pub replay: Option<LabelledRows>,
+    /// The test rows with their targets, to measure later what an update forgot.
+    #[serde(default)]
+    pub holdout: Option<LabelledRows>,
+    /// Parent, data and strategy, for a model made by `kiln update`.
+    #[serde(default)]
+    pub lineage: Option<Lineage>,
 }
 
 /// A trained model with everything needed to use it.

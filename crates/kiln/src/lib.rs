@@ -18,6 +18,7 @@ pub mod monitor;
 pub mod pipeline;
 pub mod report;
 pub mod tune;
+pub mod update;
 pub mod validation;
 
 pub use bundle::{Bundle, Manifest};

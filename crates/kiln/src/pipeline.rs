@@ -45,6 +45,37 @@ fn background_sample(encoded: &Encoded, train: &[usize]) -> crate::bundle::Encod
     }
 }
 
+/// Most rows a bundle keeps with their targets, for replay and for measuring forgetting.
+pub const KEPT_ROWS: usize = 2000;
+/// Most values those rows may hold, so wide data keeps fewer rows and bundles stay small.
+const KEPT_VALUES: usize = 400_000;
+
+/// A seeded sample of at most [`KEPT_ROWS`] of `rows` (fewer for wide data), with their targets.
+pub fn labelled_sample(
+    encoded: &Encoded,
+    y: &[f32],
+    rows: &[usize],
+    seed: u64,
+) -> crate::bundle::LabelledRows {
+    use rand::SeedableRng;
+    use rand::seq::SliceRandom;
+    let mut chosen = rows.to_vec();
+    chosen.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(
+        seed ^ 0x5eed_5a3b_1e00_0001,
+    ));
+    chosen.truncate(KEPT_ROWS.min((KEPT_VALUES / encoded.width.max(1)).max(100)));
+    let (values, targets) = rows_of(encoded, y, &chosen);
+    crate::bundle::LabelledRows {
+        inputs: crate::bundle::EncodedRows {
+            rows: chosen.len(),
+            width: encoded.width,
+            values,
+        },
+        targets,
+        represents: rows.len(),
+    }
+}
+
 /// The result of training: the bundle, ready to save.
 #[derive(Debug)]
 pub struct TrainRun {
@@ -326,6 +357,9 @@ pub fn train(data: &Path, config: &Config, hooks: &mut TrainHooks) -> Result<Tra
         notes,
         profile: Some(profile),
         background: Some(background_sample(&encoded, &split.train)),
+        replay: Some(labelled_sample(&encoded, &y_all, &split.train, config.seed)),
+        holdout: Some(labelled_sample(&encoded, &y_all, &split.test, config.seed)),
+        lineage: None,
     };
     Ok(TrainRun {
         bundle: Bundle {
@@ -336,7 +370,7 @@ pub fn train(data: &Path, config: &Config, hooks: &mut TrainHooks) -> Result<Tra
 }
 
 /// The encoded inputs and targets of the given rows.
-fn rows_of(encoded: &Encoded, y: &[f32], rows: &[usize]) -> (Vec<f32>, Vec<f32>) {
+pub(crate) fn rows_of(encoded: &Encoded, y: &[f32], rows: &[usize]) -> (Vec<f32>, Vec<f32>) {
     let w = encoded.width;
     let mut x = Vec::with_capacity(rows.len() * w);
     for &r in rows {
@@ -346,7 +380,11 @@ fn rows_of(encoded: &Encoded, y: &[f32], rows: &[usize]) -> (Vec<f32>, Vec<f32>)
 }
 
 /// Metrics (and the confusion matrix for classifiers) of outputs against targets.
-fn score(out: &[f32], y: &[f32], objective: &Objective) -> (Metrics, Option<Vec<Vec<usize>>>) {
+pub(crate) fn score(
+    out: &[f32],
+    y: &[f32],
+    objective: &Objective,
+) -> (Metrics, Option<Vec<Vec<usize>>>) {
     match objective {
         Objective::Classification { classes } => {
             let labels: Vec<usize> = y.iter().map(|&v| v as usize).collect();
