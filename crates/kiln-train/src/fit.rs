@@ -173,37 +173,8 @@ pub fn fit(
     stop: &AtomicBool,
     on_epoch: &mut dyn FnMut(&EpochReport),
 ) -> FitOutcome {
-    train_network(
-        config, None, train, valid, objective, options, seed, device, stop, on_epoch,
-    )
-}
-
-/// As [`fit`], but starting from the weights of `start` (a network of shape `config`), to
-/// update a trained model on new data.
-#[allow(clippy::too_many_arguments)]
-pub fn fit_from(
-    start: &TabularNet,
-    config: &NetworkConfig,
-    train: (Matrix, &[f32]),
-    valid: (Matrix, &[f32]),
-    objective: &Objective,
-    options: &TrainOptions,
-    seed: u64,
-    device: &Device,
-    stop: &AtomicBool,
-    on_epoch: &mut dyn FnMut(&EpochReport),
-) -> FitOutcome {
-    train_network(
-        config,
-        Some(start),
-        train,
-        valid,
-        objective,
-        options,
-        seed,
-        device,
-        stop,
-        on_epoch,
+    fit_from(
+        None, config, train, valid, objective, options, seed, device, stop, on_epoch,
     )
 }
 
@@ -220,10 +191,12 @@ fn copy_weights(source: &TabularNet, config: &NetworkConfig, device: &Device) ->
     model
 }
 
+/// As [`fit`], but starting from the weights of `start` when given (a network of shape
+/// `config`), to update a trained model on new data.
 #[allow(clippy::too_many_arguments)]
-fn train_network(
-    config: &NetworkConfig,
+pub fn fit_from(
     start: Option<&TabularNet>,
+    config: &NetworkConfig,
     train: (Matrix, &[f32]),
     valid: (Matrix, &[f32]),
     objective: &Objective,

@@ -178,32 +178,18 @@ pub fn update(
     let never = AtomicBool::new(false);
     let train = (Matrix::new(&train_x, rows, width), train_y.as_slice());
     let valid = (Matrix::new(vx, vy.len(), width), vy.as_slice());
-    let outcome = if warm {
-        kiln_train::fit_from(
-            &parent.model,
-            &m.network,
-            train,
-            valid,
-            &m.objective,
-            &train_options,
-            options.seed,
-            &device,
-            &never,
-            &mut |_| {},
-        )
-    } else {
-        kiln_train::fit(
-            &m.network,
-            train,
-            valid,
-            &m.objective,
-            &train_options,
-            options.seed,
-            &device,
-            &never,
-            &mut |_| {},
-        )
-    };
+    let outcome = kiln_train::fit_from(
+        warm.then_some(&parent.model),
+        &m.network,
+        train,
+        valid,
+        &m.objective,
+        &train_options,
+        options.seed,
+        &device,
+        &never,
+        &mut |_| {},
+    );
     let cpu = Device::flex();
     let evaluate = |model: &kiln_model::TabularNet, x: &[f32], y: &[f32]| -> Metrics {
         let out = kiln_train::predict(model, Matrix::new(x, y.len(), width), &m.objective, &cpu);
