@@ -50,6 +50,25 @@ fn table(rows: usize, shift_from: usize, seed: u64) -> String {
     s
 }
 
+/// Trains `m.kiln` on `rows` rows of the training distribution.
+fn train(dir: &Path, rows: usize, seed: u64, epochs: &str) {
+    std::fs::write(dir.join("train.csv"), table(rows, usize::MAX, seed)).unwrap();
+    let o = kiln(
+        &[
+            "train",
+            "train.csv",
+            "--target",
+            "label",
+            "--epochs",
+            epochs,
+            "--out",
+            "m.kiln",
+        ],
+        dir,
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
 fn monitor(dir: &Path, args: &[&str]) -> (i32, serde_json::Value) {
     let mut all = vec!["monitor", "m.kiln", "--json"];
     all.extend_from_slice(args);
@@ -66,21 +85,7 @@ fn monitor(dir: &Path, args: &[&str]) -> (i32, serde_json::Value) {
 fn drift_is_flagged_where_it_appears_and_not_in_a_control_stream() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    std::fs::write(d.join("train.csv"), table(800, usize::MAX, 1)).unwrap();
-    let o = kiln(
-        &[
-            "train",
-            "train.csv",
-            "--target",
-            "label",
-            "--epochs",
-            "10",
-            "--out",
-            "m.kiln",
-        ],
-        d,
-    );
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    train(d, 800, 1, "10");
     std::fs::write(d.join("stream.csv"), table(2000, 1000, 2)).unwrap();
     std::fs::write(d.join("control.csv"), table(2000, usize::MAX, 3)).unwrap();
 
@@ -121,21 +126,7 @@ fn drift_is_flagged_where_it_appears_and_not_in_a_control_stream() {
 fn a_prediction_log_is_read_and_labels_join_by_request_id() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    std::fs::write(d.join("train.csv"), table(400, usize::MAX, 4)).unwrap();
-    let o = kiln(
-        &[
-            "train",
-            "train.csv",
-            "--target",
-            "label",
-            "--epochs",
-            "5",
-            "--out",
-            "m.kiln",
-        ],
-        d,
-    );
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    train(d, 400, 4, "5");
     // Lines as `kiln serve --prediction-log` writes them: one request of two rows, one of one.
     std::fs::create_dir(d.join("log")).unwrap();
     let mut lines = String::new();

@@ -12,6 +12,37 @@ pub enum Cell {
 }
 
 impl Cell {
+    /// A cell from text read as a CSV cell is, NaN and infinities being missing values.
+    pub fn from_text(s: &str) -> Cell {
+        match crate::read::classify(s) {
+            crate::RawValue::Missing | crate::RawValue::NonFinite(_) => Cell::Missing,
+            crate::RawValue::Number(v) => Cell::Num(v),
+            crate::RawValue::Text(t) => Cell::Text(t.to_string()),
+        }
+    }
+
+    /// A cell from a JSON scalar: null is missing, true and false are 1 and 0, a string is
+    /// read as text is; `None` for arrays and objects.
+    pub fn from_json(value: &serde_json::Value) -> Option<Cell> {
+        use serde_json::Value;
+        Some(match value {
+            Value::Null => Cell::Missing,
+            Value::Number(n) => n.as_f64().map_or(Cell::Missing, Cell::Num),
+            Value::Bool(b) => Cell::Num(f64::from(u8::from(*b))),
+            Value::String(s) => Cell::from_text(s),
+            Value::Array(_) | Value::Object(_) => return None,
+        })
+    }
+
+    /// The cell as JSON: null, a number or a string.
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            Cell::Missing => serde_json::Value::Null,
+            Cell::Num(v) => serde_json::json!(v),
+            Cell::Text(t) => serde_json::json!(t),
+        }
+    }
+
     /// The cell as the user wrote it (for messages and for category levels).
     pub fn as_text(&self) -> String {
         match self {
@@ -120,6 +151,19 @@ fn edit_distance(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cells_go_to_json_and_back() {
+        use serde_json::json;
+        for cell in [Cell::Missing, Cell::Num(2.5), Cell::Text("red".into())] {
+            assert_eq!(Cell::from_json(&cell.to_json()), Some(cell));
+        }
+        assert_eq!(Cell::from_json(&json!(true)), Some(Cell::Num(1.0)));
+        assert_eq!(Cell::from_json(&json!(" 3 ")), Some(Cell::Num(3.0)));
+        assert_eq!(Cell::from_json(&json!("NaN")), Some(Cell::Missing));
+        assert_eq!(Cell::from_json(&json!("NA")), Some(Cell::Missing));
+        assert_eq!(Cell::from_json(&json!([1])), None);
+    }
 
     #[test]
     fn numbers_format_without_trailing_zero() {

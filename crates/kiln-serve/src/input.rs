@@ -4,7 +4,7 @@
 
 use crate::error::ApiError;
 use crate::model::{InputKind, Signature};
-use kiln::data::{Cell, Column, RawValue, Table, classify};
+use kiln::data::{Cell, Column, Table};
 use serde_json::Value;
 
 /// The name given to request tables in messages.
@@ -61,32 +61,25 @@ impl DataType {
 /// One cell from a JSON value of the given datatype (`None`: datatype not checked, as in TF
 /// Serving's JSON, where a value's JSON type is its type).
 pub fn json_cell(value: &Value, datatype: Option<DataType>) -> Result<Cell, String> {
-    match (value, datatype) {
-        (Value::Null, _) => Ok(Cell::Missing),
-        (Value::Number(n), None | Some(DataType::Number(_)) | Some(DataType::Bytes)) => {
-            Ok(n.as_f64().map_or(Cell::Missing, Cell::Num))
-        }
-        (Value::Bool(b), None | Some(DataType::Bool)) => Ok(Cell::Num(f64::from(u8::from(*b)))),
-        (Value::String(s), None | Some(DataType::Bytes)) => text_cell(s),
-        (other, Some(datatype)) => Err(format!(
+    let fits = match (value, datatype) {
+        (_, None) | (Value::Null, _) => true,
+        (Value::Number(_), Some(d)) => d != DataType::Bool,
+        (Value::Bool(_), Some(d)) => d == DataType::Bool,
+        (Value::String(_), Some(d)) => d == DataType::Bytes,
+        _ => false,
+    };
+    match (Cell::from_json(value), datatype) {
+        (Some(cell), _) if fits => Ok(cell),
+        (_, Some(datatype)) => Err(format!(
             "{} does not match the input's datatype {}",
-            describe(other),
+            describe(value),
             datatype_name(datatype)
         )),
-        (other, None) => Err(format!(
+        (_, None) => Err(format!(
             "{} is not a value; send a number, a string, true/false or null",
-            describe(other)
+            describe(value)
         )),
     }
-}
-
-/// A cell from text, read as a CSV cell is: a missing marker, a number or text.
-pub fn text_cell(s: &str) -> Result<Cell, String> {
-    Ok(match classify(s) {
-        RawValue::Missing | RawValue::NonFinite(_) => Cell::Missing,
-        RawValue::Number(v) => Cell::Num(v),
-        RawValue::Text(t) => Cell::Text(t.to_string()),
-    })
 }
 
 /// A cell from a binary element: a number; NaN and infinities are missing values.

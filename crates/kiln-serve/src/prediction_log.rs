@@ -4,7 +4,7 @@
 
 use crate::metrics::Metrics;
 use crossbeam_channel::{Receiver, Sender, TrySendError};
-use kiln::data::{Cell, Table};
+use kiln::data::Table;
 use serde_json::{Map, Value, json};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -215,12 +215,7 @@ fn rotate(
 fn row_json(record: &Record, row: usize) -> Value {
     let mut inputs = Map::new();
     for column in &record.table.columns {
-        let value = match &column.cells[row] {
-            Cell::Missing => Value::Null,
-            Cell::Num(v) => json!(v),
-            Cell::Text(t) => json!(t),
-        };
-        inputs.insert(column.name.clone(), value);
+        inputs.insert(column.name.clone(), column.cells[row].to_json());
     }
     let outputs = if record.classes.is_empty() {
         json!({ "prediction": record.values[row] })
@@ -247,7 +242,7 @@ fn row_json(record: &Record, row: usize) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kiln::data::Column;
+    use kiln::data::{Cell, Column};
 
     fn table() -> Table {
         Table {

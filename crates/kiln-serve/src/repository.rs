@@ -266,18 +266,19 @@ impl Registry {
 
     /// Loads the named model again after an unload, and brings it in step with the disk.
     pub fn load(&self, name: &str) -> Result<Vec<u64>, ApiError> {
-        if !self.discover().contains_key(name) {
+        let found = self.discover();
+        let Some(versions_found) = found.get(name) else {
             return Err(ApiError::not_found(format!(
                 "no model named '{name}' is in the model repository; names are folder names under the repository (or bundle file names)"
             )));
-        }
+        };
         {
             let mut models = self.models.write().expect("registry lock");
             let model = models.entry(name.to_string()).or_default();
             model.unloaded = false;
             model.failed.clear();
         }
-        self.sync_model(name);
+        self.sync_found(name, Some(versions_found));
         let versions = self.versions(name);
         if versions.is_empty() {
             let models = self.models.read().expect("registry lock");
@@ -339,11 +340,6 @@ impl Registry {
             self.sync_found(&name, None);
         }
         self.synced.store(true, Ordering::Release);
-    }
-
-    fn sync_model(&self, name: &str) {
-        let found = self.discover();
-        self.sync_found(name, found.get(name));
     }
 
     fn sync_found(&self, name: &str, found: Option<&BTreeMap<u64, Found>>) {

@@ -3,7 +3,7 @@
 //! default.
 
 use crate::error::ApiError;
-use crate::input::{Columns, DataType, NumberType, flatten, json_cell, number_cell, text_cell};
+use crate::input::{Columns, DataType, NumberType, flatten, json_cell, number_cell};
 use crate::model::{InputKind, ModelVersion, Outputs, Signature};
 use kiln::data::{Cell, Table};
 use serde::Deserialize;
@@ -244,7 +244,7 @@ fn binary_cells(
                         cells.len()
                     ))
                 })?;
-                cells.push(text_cell(s).map_err(ApiError::bad_request)?);
+                cells.push(Cell::from_text(s));
                 rest = tail;
             }
             if cells.len() != count {

@@ -139,11 +139,7 @@ fn columns(n: usize) -> (Vec<Value>, Vec<Value>, Vec<Value>) {
     let col = |name: &str| -> Vec<Value> {
         table.column(name).unwrap().cells[..n]
             .iter()
-            .map(|c| match c {
-                kiln::data::Cell::Missing => Value::Null,
-                kiln::data::Cell::Num(v) => json!(v),
-                kiln::data::Cell::Text(t) => json!(t),
-            })
+            .map(kiln::data::Cell::to_json)
             .collect()
     };
     (col("a"), col("b"), col("colour"))

@@ -323,14 +323,9 @@ fn read_log(path: &Path, bundle: &Bundle, live: &mut Live) -> Result<(), KilnErr
     Ok(())
 }
 
+/// A logged value as a cell, as the server read it from the request.
 fn json_cell(v: &Value) -> Cell {
-    match v {
-        Value::Null => Cell::Missing,
-        Value::Number(n) => n.as_f64().map_or(Cell::Missing, Cell::Num),
-        Value::Bool(b) => Cell::Text(b.to_string()),
-        Value::String(s) => kiln_data::read::parse_cell(s).unwrap_or(Cell::Missing),
-        other => Cell::Text(other.to_string()),
-    }
+    Cell::from_json(v).unwrap_or_else(|| Cell::Text(v.to_string()))
 }
 
 /// Live rows from a table: the model predicts them; the target column, if present, holds the labels.

@@ -74,20 +74,23 @@ pub fn validate(
             "validate needs --schema FILE or --reference PROFILE_OR_DATA (or both)".into(),
         ));
     }
-    // Two tables are compared on every number (exact distances); a stored profile or a
-    // model's training profile holds its row sample only.
-    let reference_is_data = inputs.reference.is_some_and(|r| {
-        let name = r.to_string_lossy().to_lowercase();
-        !name.ends_with(".json") && !name.ends_with(".kiln")
-    });
-    let options = ProfileOptions {
-        keep_values: reference_is_data,
+    // Two tables are compared on every number (exact distances): a data reference keeps its
+    // numbers, and then so does the data; a stored profile or a model's training profile holds
+    // its row sample only.
+    let keep = ProfileOptions {
+        keep_values: true,
         ..inputs.profile.clone()
     };
     let reference = inputs
         .reference
-        .map(|r| reference_profile(r, &options, on_progress))
+        .map(|r| reference_profile(r, &keep, on_progress))
         .transpose()?;
+    let options = ProfileOptions {
+        keep_values: reference
+            .as_ref()
+            .is_some_and(|r| r.columns.iter().any(|c| c.values.is_some())),
+        ..inputs.profile.clone()
+    };
     let schema = match (inputs.schema, &reference) {
         (Some(path), _) => {
             let file = path.display().to_string();
