@@ -111,6 +111,7 @@ fn main() {
             &mut |_| 1e-3,
             &mut noise,
             &objective,
+            None,
             &ad,
         );
         model = next;

@@ -189,6 +189,7 @@ pub fn run(out: &Path, json: bool) -> Result<(), KilnError> {
             data: holdout.clone(),
             strategy: crate::update::StrategyArg::Replay,
             replay: 0,
+            ewc_strength: 1.0,
             seed: 42,
             out: Some(out.join("breast_cancer.updated.kiln")),
             json: false,

@@ -1,11 +1,13 @@
 //! The `kiln` command-line tool: a thin layer over the `kiln` library.
 
 mod commands;
+mod continual;
 mod data;
 mod demo;
 mod explain;
 mod monitor;
 mod progress;
+mod registry;
 mod serve;
 mod tune;
 mod update;
@@ -47,6 +49,13 @@ enum Command {
     /// Update a model on new labelled data (finetune, replay or retrain), reporting what it
     /// forgot on the earlier held-out rows and learned on the new ones.
     Update(update::UpdateArgs),
+    /// Model registry: push candidates, promote them through a quality gate, roll back. Its
+    /// folder is a `kiln serve` repository, so serving follows promotions and rollbacks.
+    Registry(registry::RegistryArgs),
+    /// The continual-learning loop, once or on a schedule: monitor the rows served since the
+    /// last round, update on drift, promote through the gate. Exit code 1 when drift was found
+    /// and not answered (labels missing, or the update rejected).
+    Loop(continual::LoopArgs),
     /// Serve models over HTTP: Open Inference Protocol v2 (KServe, Triton) and TF Serving's
     /// REST API, with dynamic batching, versions, hot reload, Prometheus metrics and a
     /// prediction log.
@@ -125,6 +134,17 @@ fn main() {
         Command::Update(args) => {
             let print = commands::Print::from_json_flag(args.json);
             update::run(args, print).map(|_| ())
+        }
+        Command::Registry(args) => match registry::run(args) {
+            Ok(false) => std::process::exit(1),
+            other => other.map(|_| ()),
+        },
+        Command::Loop(args) => {
+            let print = commands::Print::from_json_flag(args.json);
+            match continual::run(args, print) {
+                Ok(false) => std::process::exit(1),
+                other => other.map(|_| ()),
+            }
         }
         Command::Monitor(args) => {
             let print = commands::Print::from_json_flag(args.json);

@@ -13,8 +13,24 @@ pub enum StrategyArg {
     Finetune,
     /// From the model's weights, on the new rows mixed with the earlier rows the bundle keeps.
     Replay,
+    /// From the model's weights, on the new rows only, holding each weight near its earlier
+    /// value in proportion to how much it mattered for the earlier rows (elastic weight
+    /// consolidation).
+    Ewc,
     /// From fresh weights, on the new rows and the earlier rows the bundle keeps.
     Retrain,
+}
+
+impl StrategyArg {
+    /// The library's strategy.
+    pub fn strategy(self) -> Strategy {
+        match self {
+            StrategyArg::Finetune => Strategy::Finetune,
+            StrategyArg::Replay => Strategy::Replay,
+            StrategyArg::Ewc => Strategy::Ewc,
+            StrategyArg::Retrain => Strategy::Retrain,
+        }
+    }
 }
 
 /// Arguments of `kiln update`.
@@ -30,6 +46,9 @@ pub struct UpdateArgs {
     /// Most earlier rows mixed in (replay, retrain) [default: all the bundle keeps, up to 2,000].
     #[arg(long, default_value_t = 0)]
     pub replay: usize,
+    /// EWC penalty as a multiple of its Bayesian weight (earlier rows over new rows).
+    #[arg(long, default_value_t = 1.0)]
+    pub ewc_strength: f64,
     /// Seed of the split, the sampling and the training.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
@@ -48,14 +67,17 @@ pub fn run(args: UpdateArgs, print: Print) -> Result<UpdateReport, KilnError> {
         .clone()
         .unwrap_or_else(|| args.model.with_extension("updated.kiln"));
     crate::commands::check_folder_exists(&out)?;
+    if !(args.ewc_strength.is_finite() && args.ewc_strength >= 0.0) {
+        return Err(KilnError::Config(format!(
+            "--ewc-strength must be a number at least 0, not {}",
+            args.ewc_strength
+        )));
+    }
     let parent = kiln::Bundle::load(&args.model)?;
     let options = UpdateOptions {
-        strategy: match args.strategy {
-            StrategyArg::Finetune => Strategy::Finetune,
-            StrategyArg::Replay => Strategy::Replay,
-            StrategyArg::Retrain => Strategy::Retrain,
-        },
+        strategy: args.strategy.strategy(),
         replay: args.replay,
+        ewc_strength: args.ewc_strength,
         seed: args.seed,
         ..UpdateOptions::default()
     };

@@ -5,44 +5,26 @@ use std::path::Path;
 
 mod common;
 use common::kiln;
+#[path = "common/regimes.rs"]
+mod regimes;
+use regimes::table;
 
-/// Rows in which x1 says which regime holds: before the change (x1 < 0) the label follows
-/// x2 > 0; after it (x1 > 0) the label follows x2 < 0.
-fn table(rows: usize, after: bool, seed: u64) -> String {
-    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut uniform = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        (state >> 11) as f64 / (1u64 << 53) as f64
-    };
-    let mut s = String::from("x1,x2,label\n");
-    for _ in 0..rows {
-        let x1 = uniform() * 2.0 * if after { 1.0 } else { -1.0 };
-        let x2 = uniform() * 4.0 - 2.0;
-        let positive = if after { x2 < 0.0 } else { x2 > 0.0 };
-        s += &format!("{x1:.4},{x2:.4},{}\n", if positive { "yes" } else { "no" });
-    }
-    s
-}
-
-fn update(dir: &Path, strategy: &str) -> serde_json::Value {
+fn update(dir: &Path, strategy: &str, extra: &[&str]) -> serde_json::Value {
     let out = format!("{strategy}.kiln");
-    let o = kiln(
-        &[
-            "update",
-            "m.kiln",
-            "new.csv",
-            "--strategy",
-            strategy,
-            "--seed",
-            "3",
-            "--out",
-            &out,
-            "--json",
-        ],
-        dir,
-    );
+    let mut args = vec![
+        "update",
+        "m.kiln",
+        "new.csv",
+        "--strategy",
+        strategy,
+        "--seed",
+        "3",
+        "--out",
+        &out,
+        "--json",
+    ];
+    args.extend_from_slice(extra);
+    let o = kiln(&args, dir);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     serde_json::from_slice(&o.stdout).unwrap()
 }
@@ -61,8 +43,10 @@ fn replay_forgets_less_than_finetuning_and_lineage_is_kept() {
     );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 
-    let finetune = update(d, "finetune");
-    let replay = update(d, "replay");
+    let finetune = update(d, "finetune", &[]);
+    let replay = update(d, "replay", &[]);
+    // EWC held hard to the old weights: it forgets less than fine-tuning.
+    let ewc = update(d, "ewc", &["--ewc-strength", "100000"]);
     let f = &finetune["report"];
     let r = &replay["report"];
     let before = r["earlier"][0].as_f64().unwrap();
@@ -88,6 +72,12 @@ fn replay_forgets_less_than_finetuning_and_lineage_is_kept() {
         "earlier rows were replayed"
     );
     assert_eq!(f["trained_rows"][1], 0);
+    let e = &ewc["report"];
+    assert_eq!(e["trained_rows"][1], 0, "EWC trains on the new rows only");
+    assert!(
+        forgot(e) < forgot(f) - 0.2,
+        "the penalty holds on to the old regime: {e} against {f}"
+    );
 
     let o = kiln(&["inspect", "replay.kiln", "--json"], d);
     let manifest: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
@@ -97,5 +87,7 @@ fn replay_forgets_less_than_finetuning_and_lineage_is_kept() {
     assert_eq!(lineage["data"], "new.csv");
 
     let o = kiln(&["update", "m.kiln", "missing.csv"], d);
+    assert_eq!(o.status.code(), Some(2));
+    let o = kiln(&["update", "m.kiln", "new.csv", "--ewc-strength", "-1"], d);
     assert_eq!(o.status.code(), Some(2));
 }

@@ -461,7 +461,7 @@ impl Registry {
                 }
                 Source::Repository(root) => {
                     for (name, dir) in subfolders(root) {
-                        if !valid_model_name(&name) {
+                        if !kiln::registry::valid_model_name(&name) {
                             continue;
                         }
                         let versions = out.entry(name).or_default();
@@ -492,15 +492,6 @@ pub fn bundle_model_name(path: &Path) -> String {
     path.file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "model".into())
-}
-
-/// Whether a folder name can be a model name: letters, digits, `_`, `-`, `.`, not starting with `.`.
-pub fn valid_model_name(name: &str) -> bool {
-    !name.is_empty()
-        && !name.starts_with('.')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
 }
 
 fn subfolders(dir: &Path) -> Vec<(String, PathBuf)> {

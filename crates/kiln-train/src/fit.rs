@@ -2,6 +2,7 @@
 //! then cosine decay of the learning rate, and early stopping on validation loss that keeps
 //! the best epoch's weights.
 
+use crate::consolidation::{Consolidation, Penalty};
 use crate::curve::EpochRecord;
 use crate::device::Compute;
 use crate::metrics::{Metrics, argmax};
@@ -43,6 +44,15 @@ impl Objective {
             Objective::Classification { .. } => "accuracy",
             Objective::Regression { .. } => "rmse",
         }
+    }
+
+    /// The headline metric's value in `metrics` (NaN when absent).
+    pub fn headline(&self, metrics: &Metrics) -> f64 {
+        match self {
+            Objective::Classification { .. } => metrics.accuracy,
+            Objective::Regression { .. } => metrics.rmse,
+        }
+        .unwrap_or(f64::NAN)
     }
 }
 
@@ -180,7 +190,11 @@ pub fn fit(
 
 /// A copy of `source`'s weights in a network on `device` (through safetensors, which carries
 /// every parameter by name).
-fn copy_weights(source: &TabularNet, config: &NetworkConfig, device: &Device) -> TabularNet {
+pub(crate) fn copy_weights(
+    source: &TabularNet,
+    config: &NetworkConfig,
+    device: &Device,
+) -> TabularNet {
     let mut out = SafetensorsStore::from_bytes(None);
     source.save_into(&mut out).expect("weights serialise");
     let bytes = out.get_bytes().expect("weights serialise");
@@ -191,11 +205,20 @@ fn copy_weights(source: &TabularNet, config: &NetworkConfig, device: &Device) ->
     model
 }
 
-/// As [`fit`], but starting from the weights of `start` when given (a network of shape
-/// `config`), to update a trained model on new data.
+/// Where an update starts: a trained network of the shape being fitted, and optionally the
+/// consolidation that holds its weights to what they were (EWC).
+#[derive(Debug, Clone, Copy)]
+pub struct WarmStart<'a> {
+    /// The trained network.
+    pub model: &'a TabularNet,
+    /// The penalty on moving its weights, if any.
+    pub consolidation: Option<&'a Consolidation>,
+}
+
+/// As [`fit`], but starting from a trained network when given, to update it on new data.
 #[allow(clippy::too_many_arguments)]
 pub fn fit_from(
-    start: Option<&TabularNet>,
+    start: Option<WarmStart>,
     config: &NetworkConfig,
     train: (Matrix, &[f32]),
     valid: (Matrix, &[f32]),
@@ -210,9 +233,12 @@ pub fn fit_from(
     let device = device.clone();
     let ad_device = device.clone().autodiff();
     let mut model = match start {
-        Some(start) => copy_weights(start, config, &ad_device),
+        Some(start) => copy_weights(start.model, config, &ad_device),
         None => config.init(&ad_device, seed ^ INIT_STREAM),
     };
+    let penalty = start
+        .and_then(|s| s.consolidation)
+        .map(|c| c.on(&ad_device));
     let mut optim = AdamWConfig::new()
         .with_weight_decay(options.weight_decay as f32)
         .init();
@@ -260,6 +286,7 @@ pub fn fit_from(
             },
             &mut noise,
             objective,
+            penalty.as_ref(),
             &ad_device,
         );
         model = next;
@@ -317,8 +344,8 @@ pub fn fit_from(
 
 /// One pass over `order` in mini-batches of `batch_size`: forward, loss, backward, AdamW
 /// step. `lr_at(step_in_epoch)` gives each step's learning rate; `noise` draws the dropout
-/// masks. Returns the updated model and the mean training loss (dropout on), weighted by
-/// batch size.
+/// masks; a `penalty` (EWC) is added to each batch's loss. Returns the updated model and the
+/// mean training loss (dropout on, penalty off), weighted by batch size.
 #[allow(clippy::too_many_arguments)]
 pub fn run_epoch(
     mut model: TabularNet,
@@ -329,6 +356,7 @@ pub fn run_epoch(
     lr_at: &mut dyn FnMut(usize) -> f64,
     noise: &mut ChaCha8Rng,
     objective: &Objective,
+    penalty: Option<&Penalty>,
     device: &Device,
 ) -> (TabularNet, f64) {
     let (x, y) = data;
@@ -338,8 +366,12 @@ pub fn run_epoch(
         let (bx, by) = gather(x, y, chunk);
         let inputs = Matrix::new(&bx, chunk.len(), x.width).tensor(0, chunk.len(), device);
         let loss = training_loss(model.forward_train(inputs, noise), &by, objective, device);
+        total += f64::from(loss.clone().into_scalar::<f32>()) * chunk.len() as f64;
+        let loss = match penalty {
+            Some(p) => loss + p.of(&model),
+            None => loss,
+        };
         let grads = GradientsParams::from_grads(loss.backward(), &model);
-        total += f64::from(loss.into_scalar::<f32>()) * chunk.len() as f64;
         model = optim.step(lr, model, grads);
     }
     (model, total / order.len().max(1) as f64)
@@ -357,7 +389,12 @@ fn gather(x: Matrix, y: &[f32], rows: &[usize]) -> (Vec<f32>, Vec<f32>) {
 }
 
 /// Mean loss over ensemble members: cross-entropy, or squared error on the standardised target.
-fn training_loss(out: Tensor<3>, y: &[f32], objective: &Objective, device: &Device) -> Tensor<1> {
+pub(crate) fn training_loss(
+    out: Tensor<3>,
+    y: &[f32],
+    objective: &Objective,
+    device: &Device,
+) -> Tensor<1> {
     let [rows, k, _] = out.dims();
     match objective {
         Objective::Classification { .. } => {

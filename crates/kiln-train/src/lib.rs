@@ -2,14 +2,18 @@
 //! restores the best weights), learning curves with an overfitting check, prediction, and
 //! the metrics that score a model.
 
+pub mod consolidation;
 pub mod curve;
 pub mod device;
 pub mod fit;
 pub mod metrics;
 pub mod predict;
 
+pub use consolidation::Consolidation;
 pub use curve::{EpochRecord, diagnose};
 pub use device::Compute;
-pub use fit::{Batches, EpochReport, FitOutcome, Objective, TrainOptions, fit, fit_from};
+pub use fit::{
+    Batches, EpochReport, FitOutcome, Objective, TrainOptions, WarmStart, fit, fit_from,
+};
 pub use metrics::{Metrics, confusion_matrix};
 pub use predict::{Matrix, predict};

@@ -38,6 +38,9 @@ pub enum KilnError {
     /// The tuning study's storage failed.
     #[error(transparent)]
     Study(#[from] kiln_study::StudyError),
+    /// A model registry that cannot do what was asked.
+    #[error("{0}")]
+    Registry(String),
     /// A file could not be written.
     #[error("cannot write '{path}': {reason}")]
     Write {
@@ -65,6 +68,7 @@ impl KilnError {
             | KilnError::Config(_)
             | KilnError::Profile(_)
             | KilnError::Study(_)
+            | KilnError::Registry(_)
             | KilnError::Anomalies { .. } => 2,
             KilnError::Bundle { .. } => 3,
             KilnError::Write { .. } => 4,

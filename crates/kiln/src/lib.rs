@@ -12,10 +12,12 @@
 pub mod atomic;
 pub mod bundle;
 pub mod config;
+pub mod continual;
 pub mod error;
 pub mod explain;
 pub mod monitor;
 pub mod pipeline;
+pub mod registry;
 pub mod report;
 pub mod tune;
 pub mod update;

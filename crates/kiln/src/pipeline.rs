@@ -30,7 +30,7 @@ const BACKGROUND_ROWS: usize = 512;
 
 /// Up to [`BACKGROUND_ROWS`] training rows spread evenly over the (shuffled, per-class)
 /// training list, so every class is represented in proportion.
-fn background_sample(encoded: &Encoded, train: &[usize]) -> crate::bundle::EncodedRows {
+pub(crate) fn background_sample(encoded: &Encoded, train: &[usize]) -> crate::bundle::EncodedRows {
     let n = train.len().min(BACKGROUND_ROWS);
     let width = encoded.width;
     let mut values = Vec::with_capacity(n * width);

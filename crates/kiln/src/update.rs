@@ -5,10 +5,10 @@
 
 use crate::bundle::{Bundle, EncodedRows, LabelledRows, Lineage};
 use crate::error::KilnError;
-use crate::pipeline::{KEPT_ROWS, labelled_sample, rows_of, score};
+use crate::pipeline::{KEPT_ROWS, background_sample, labelled_sample, rows_of, score};
 use burn::prelude::*;
 use kiln_data::{read_table, split_indices};
-use kiln_train::{Matrix, Metrics, Objective};
+use kiln_train::{Consolidation, Matrix, Metrics, Objective, WarmStart};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use serde::Serialize;
@@ -24,6 +24,10 @@ pub enum Strategy {
     Finetune,
     /// From the parent's weights, on the new rows mixed with the kept earlier rows.
     Replay,
+    /// From the parent's weights, on the new rows only, each weight held to its earlier value
+    /// in proportion to how much it mattered for the kept earlier rows (elastic weight
+    /// consolidation).
+    Ewc,
     /// From fresh weights, on the new rows and the kept earlier rows.
     Retrain,
 }
@@ -34,6 +38,7 @@ impl Strategy {
         match self {
             Strategy::Finetune => "finetune",
             Strategy::Replay => "replay",
+            Strategy::Ewc => "ewc",
             Strategy::Retrain => "retrain",
         }
     }
@@ -48,6 +53,9 @@ pub struct UpdateOptions {
     pub replay: usize,
     /// Learning rate of a warm start, as a share of the parent's.
     pub learning_rate_scale: f64,
+    /// EWC: the penalty's weight as a multiple of its Bayesian value (earlier rows the bundle
+    /// stands for over new training rows).
+    pub ewc_strength: f64,
     /// Seed of the split, the sampling and the training.
     pub seed: u64,
 }
@@ -58,6 +66,7 @@ impl Default for UpdateOptions {
             strategy: Strategy::Replay,
             replay: 0,
             learning_rate_scale: 0.3,
+            ewc_strength: 1.0,
             seed: 42,
         }
     }
@@ -148,7 +157,7 @@ pub fn update(
     let (test_x, test_y) = rows_of(&encoded, &y_all, &split.test);
     // Earlier rows mixed in, a seeded subset when fewer are asked for.
     let earlier = match options.strategy {
-        Strategy::Finetune => subset(replay, 0, options.seed),
+        Strategy::Finetune | Strategy::Ewc => subset(replay, 0, options.seed),
         _ => subset(
             replay,
             if options.replay == 0 {
@@ -178,8 +187,22 @@ pub fn update(
     let never = AtomicBool::new(false);
     let train = (Matrix::new(&train_x, rows, width), train_y.as_slice());
     let valid = (Matrix::new(vx, vy.len(), width), vy.as_slice());
+    let consolidation = (options.strategy == Strategy::Ewc).then(|| {
+        let strength = options.ewc_strength * replay.represents as f64 / rows.max(1) as f64;
+        let kept = Matrix::new(&replay.inputs.values, replay.targets.len(), width);
+        Consolidation::estimate(
+            &parent.model,
+            &m.network,
+            (kept, &replay.targets),
+            &m.objective,
+            strength,
+        )
+    });
     let outcome = kiln_train::fit_from(
-        warm.then_some(&parent.model),
+        warm.then_some(WarmStart {
+            model: &parent.model,
+            consolidation: consolidation.as_ref(),
+        }),
         &m.network,
         train,
         valid,
@@ -195,13 +218,7 @@ pub fn update(
         let out = kiln_train::predict(model, Matrix::new(x, y.len(), width), &m.objective, &cpu);
         score(&out, y, &m.objective).0
     };
-    let headline = |metrics: &Metrics| -> f64 {
-        if classification {
-            metrics.accuracy.unwrap_or(f64::NAN)
-        } else {
-            metrics.rmse.unwrap_or(f64::NAN)
-        }
-    };
+    let headline = |metrics: &Metrics| m.objective.headline(metrics);
     let (old_x, old_y) = (&holdout.inputs.values, &holdout.targets);
     let earlier_before = headline(&evaluate(&parent.model, old_x, old_y));
     let earlier_after = headline(&evaluate(&outcome.model, old_x, old_y));
@@ -212,11 +229,7 @@ pub fn update(
     let sign = if classification { 1.0 } else { -1.0 };
     let report = UpdateReport {
         strategy: options.strategy,
-        metric: if classification {
-            "accuracy".into()
-        } else {
-            "rmse".into()
-        },
+        metric: m.objective.metric_name().into(),
         earlier_rows: old_y.len(),
         new_rows: test_y.len(),
         earlier: (earlier_before, earlier_after),
@@ -271,6 +284,16 @@ pub fn update(
     let new_holdout = labelled_sample(&encoded, &y_all, &split.test, options.seed);
     manifest.holdout = Some(blend(holdout, &new_holdout, options.seed));
     manifest.lineage = Some(lineage);
+    // Monitoring compares live data with the data the model last learned from.
+    if m.profile.is_some() {
+        let (profile, _) = crate::validation::check_training_data(data, options.seed, true)?;
+        manifest.profile = Some(profile);
+        manifest.background = Some(background_sample(&encoded, &split.train));
+        manifest.notes.push(format!(
+            "drift is now measured against {}, the data of this update",
+            data.display()
+        ));
+    }
     Ok(UpdateRun {
         bundle: Bundle {
             manifest,
