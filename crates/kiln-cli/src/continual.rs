@@ -115,6 +115,9 @@ fn report(name: &str, r: &Round, print: Print) {
                     println!("  {reason}");
                 }
             }
+            if let Some(e) = &r.error {
+                println!("  update failed: {e}");
+            }
             if let Some(u) = &r.update {
                 println!(
                     "  update ({}): {} on earlier rows {:.4} -> {:.4}, on new rows {:.4} -> {:.4}",

@@ -183,6 +183,7 @@ pub fn run(out: &Path, json: bool) -> Result<(), KilnError> {
     say(
         "\n== 11. update: the model trained further on the held-back rows, replaying the earlier rows it keeps so that it does not forget them",
     );
+    let updated_path = out.join("breast_cancer.updated.kiln");
     let updated = crate::update::run(
         crate::update::UpdateArgs {
             model: trained.model.clone(),
@@ -191,11 +192,15 @@ pub fn run(out: &Path, json: bool) -> Result<(), KilnError> {
             replay: 0,
             ewc_strength: 1.0,
             seed: 42,
-            out: Some(out.join("breast_cancer.updated.kiln")),
+            out: Some(updated_path.clone()),
             json: false,
         },
         print,
     )?;
+    say(
+        "\n== 12. registry and loop: versions promoted through a quality gate, a monitoring round that updates on drift, a rollback (a `kiln serve` on the registry folder follows each step)",
+    );
+    let registry = registry_steps(out, &trained.model, &updated_path, &damaged, &say)?;
     say(&format!(
         "\nopen {} for the learning curves, metrics and confusion matrix, {} for the explanations, {} for the tuning and {} for the monitoring.",
         trained.report.display(),
@@ -220,11 +225,83 @@ pub fn run(out: &Path, json: bool) -> Result<(), KilnError> {
                 "serving": served,
                 "monitoring": {"holdout_alert": holdout_alert, "damaged_alert": damaged_alert},
                 "update": updated,
+                "registry": registry,
             }))
             .expect("json")
         );
     }
     Ok(())
+}
+
+/// Registry steps: the trained model promoted, its update judged by the gate, a loop round
+/// on the damaged rows, and a rollback. Returns the figures.
+fn registry_steps(
+    out: &Path,
+    trained: &Path,
+    updated: &Path,
+    damaged: &Path,
+    say: &dyn Fn(&str),
+) -> Result<serde_json::Value, KilnError> {
+    use kiln::registry::{Gate, Registry};
+    let folder = out.join("registry");
+    // A fresh registry each run, so the version numbers below hold.
+    if folder.exists() {
+        std::fs::remove_dir_all(&folder).map_err(|e| KilnError::write(&folder, e))?;
+    }
+    let registry = Registry::open(&folder.display().to_string())?;
+    let name = "breast_cancer";
+    let gate = Gate::default();
+    let verdict = |p: &kiln::registry::Promotion| match p.version {
+        Some(v) => format!("promoted as version {v}: {}", p.gate.reason),
+        None => format!(
+            "rejected, the serving version is unchanged: {}",
+            p.gate.reason
+        ),
+    };
+    registry.push(name, trained)?;
+    let first = registry.promote(name, None, &gate)?;
+    say(&format!("trained model {}", verdict(&first)));
+    registry.push(name, updated)?;
+    let second = registry.promote(name, None, &gate)?;
+    say(&format!("updated model {}", verdict(&second)));
+    let round = kiln::continual::run_round(
+        &registry,
+        name,
+        damaged,
+        None,
+        &kiln::continual::LoopOptions::default(),
+    )?;
+    say(&format!(
+        "loop round on the damaged rows: {} ({} rows, {} labelled){}",
+        round.outcome,
+        round.rows,
+        round.labelled,
+        match (&round.promotion, &round.error) {
+            (Some(p), _) => format!("; update {}", verdict(p)),
+            (None, Some(e)) => format!(": {e}; the serving version is unchanged"),
+            (None, None) => String::new(),
+        }
+    ));
+    let before = registry.versions(name)?;
+    let rolled = if before.len() > 1 {
+        let now = registry.rollback(name, None)?;
+        say(&format!(
+            "rollback: version {} retired, version {now} serves again",
+            before.last().copied().unwrap_or_default()
+        ));
+        Some(now)
+    } else {
+        None
+    };
+    say(&format!(
+        "see it all: kiln registry list {name} --registry {}; serve it: kiln serve {}",
+        folder.display(),
+        folder.display()
+    ));
+    Ok(json!({
+        "first": first, "second": second, "loop": round, "rolled_back_to": rolled,
+        "events": registry.events(name)?,
+    }))
 }
 
 /// What serving the held-back rows measured.

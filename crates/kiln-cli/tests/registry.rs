@@ -286,6 +286,25 @@ fn the_loop_updates_a_drifted_model_and_promotes_it() {
     assert_eq!(round["promotion"]["version"], 2);
     let again = ok(&kiln(&args, d));
     assert_eq!(again["outcome"], "waiting", "no new rows: {again}");
+    // Drift again, but labelled with a class the model never saw: the update fails, on record,
+    // and version 2 keeps serving.
+    let mut live = std::fs::read_to_string(d.join("live.csv")).unwrap();
+    live += &table(200, false, 9)
+        .split_once('\n')
+        .unwrap()
+        .1
+        .replace("yes", "maybe");
+    std::fs::write(d.join("live.csv"), live).unwrap();
+    let o = kiln(&args, d);
+    assert_eq!(o.status.code(), Some(1), "drift left unanswered exits 1");
+    let failed: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(failed["outcome"], "update failed", "{failed}");
+    assert!(
+        failed["error"]
+            .as_str()
+            .unwrap()
+            .contains("not seen in training")
+    );
 
     let s = status(d);
     assert_eq!(s["serving"], 2);
@@ -304,6 +323,15 @@ fn the_loop_updates_a_drifted_model_and_promotes_it() {
         .collect();
     assert_eq!(
         actions,
-        ["push", "promote", "check", "drift", "push", "promote"]
+        [
+            "push",
+            "promote",
+            "check",
+            "drift",
+            "push",
+            "promote",
+            "drift",
+            "update failed"
+        ]
     );
 }

@@ -58,8 +58,10 @@ pub struct Round {
     pub labelled: usize,
     /// The monitoring verdict on the new rows, when there were enough.
     pub window: Option<WindowReport>,
-    /// waiting, no drift, waiting for labels, promoted or rejected.
+    /// waiting, no drift, waiting for labels, update failed, promoted or rejected.
     pub outcome: String,
+    /// Why the update failed, when it did.
+    pub error: Option<String>,
     /// The update, when one ran.
     pub update: Option<UpdateReport>,
     /// The candidate pushed and the gate's verdict, when an update ran.
@@ -69,12 +71,15 @@ pub struct Round {
 impl Round {
     /// Whether drift was found and not answered by a promotion.
     pub fn unresolved(&self) -> bool {
-        matches!(self.outcome.as_str(), "waiting for labels" | "rejected")
+        matches!(
+            self.outcome.as_str(),
+            "waiting for labels" | "update failed" | "rejected"
+        )
     }
 }
 
 fn progress_key(name: &str) -> String {
-    format!("loop/{name}.json")
+    format!("{name}/loop.json")
 }
 
 /// Runs one round for model `name` of `registry` on the rows of `source` (a prediction log or
@@ -116,6 +121,7 @@ pub fn run_round(
         labelled,
         window: None,
         outcome: "waiting".into(),
+        error: None,
         update: None,
         promotion: None,
     };
@@ -174,18 +180,32 @@ pub fn run_round(
         .map_err(|e| KilnError::Registry(format!("cannot make a working folder: {e}")))?;
     let parent_path = work.path().join(format!("{name}-{serving}.kiln"));
     bundle.save(&parent_path)?;
-    let data_path = work
-        .path()
-        .join(format!("{name}-rows-{}-{}.csv", range.start, range.end));
-    write_labelled(&bundle, &live, range.clone(), &data_path)?;
-    let mut run = update(&bundle, &parent_path, &data_path, &options.update)?;
     // The rows trained on stay in the registry, so the lineage names a file that exists.
-    let data_name = data_path
-        .file_name()
-        .expect("named above")
-        .to_string_lossy();
-    let bytes = std::fs::read(&data_path).map_err(|e| KilnError::write(&data_path, e))?;
-    let kept = registry.keep_data(name, &data_name, &bytes)?;
+    let data_name = format!("{name}-rows-{}-{}.csv", range.start, range.end);
+    let kept = registry.keep_data(
+        name,
+        &data_name,
+        &labelled_csv(&bundle, &live, range.clone())?,
+    )?;
+    let data_path = if Path::new(&kept).is_file() {
+        std::path::PathBuf::from(&kept)
+    } else {
+        let local = work.path().join(&data_name);
+        std::fs::write(&local, labelled_csv(&bundle, &live, range.clone())?)
+            .map_err(|e| KilnError::write(&local, e))?;
+        local
+    };
+    let mut run = match update(&bundle, &parent_path, &data_path, &options.update) {
+        Ok(run) => run,
+        Err(e) => {
+            // The serving version stays; the failure is on record and the rows are judged
+            // again next round (after the data is fixed).
+            round.outcome = "update failed".into();
+            round.error = Some(e.to_string());
+            registry.record(name, "update failed", serving, e.to_string(), None)?;
+            return Ok(round);
+        }
+    };
     let manifest = &mut run.bundle.manifest;
     manifest.data.source = kept.clone();
     if let Some(lineage) = manifest.lineage.as_mut() {
@@ -219,22 +239,23 @@ pub fn run_round(
     Ok(round)
 }
 
-/// Writes the labelled rows of `range` as a CSV table with the model's columns and target.
-fn write_labelled(
+/// The labelled rows of `range` as CSV text with the model's columns and target.
+fn labelled_csv(
     bundle: &Bundle,
     live: &Live,
     range: std::ops::Range<usize>,
-    path: &Path,
-) -> Result<(), KilnError> {
-    let failed = |e: &dyn std::fmt::Display| KilnError::write(path, e);
-    let mut w = csv::Writer::from_path(path).map_err(|e| failed(&e))?;
+) -> Result<Vec<u8>, KilnError> {
+    let failed =
+        |e: csv::Error| KilnError::Registry(format!("cannot write the new rows as CSV: {e}"));
+    let mut w = csv::Writer::from_writer(Vec::new());
     let mut header = live.columns.clone();
     header.push(bundle.manifest.target.column.clone());
-    w.write_record(&header).map_err(|e| failed(&e))?;
+    w.write_record(&header).map_err(failed)?;
     for r in range.filter(|&r| !matches!(live.actual[r], Cell::Missing)) {
         let mut record: Vec<String> = live.cells.iter().map(|c| c[r].as_text()).collect();
         record.push(live.actual[r].as_text());
-        w.write_record(&record).map_err(|e| failed(&e))?;
+        w.write_record(&record).map_err(failed)?;
     }
-    w.flush().map_err(|e| failed(&e))
+    w.into_inner()
+        .map_err(|e| KilnError::Registry(format!("cannot write the new rows as CSV: {e}")))
 }

@@ -470,9 +470,9 @@ impl Registry {
             .map_err(|e| self.io("write state", e))
     }
 
-    /// Keeps a data file an update trained on, as `data/NAME/FILE`; returns where it now is.
+    /// Keeps a data file an update trained on, as `NAME/data/FILE`; returns where it now is.
     pub fn keep_data(&self, name: &str, file: &str, bytes: &[u8]) -> Result<String, KilnError> {
-        let key = format!("{META}/data/{name}/{file}");
+        let key = format!("{META}/{name}/data/{file}");
         self.store
             .put(&key, bytes)
             .map_err(|e| self.io("keep the update's data", e))?;
