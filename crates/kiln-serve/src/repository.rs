@@ -19,11 +19,36 @@ pub enum Source {
     Bundle(PathBuf),
     /// A model repository: one folder per model, one numbered folder per version.
     Repository(PathBuf),
+    /// A registry in an object store, mirrored into a local repository at each poll.
+    Mirror(Arc<Mirror>),
+}
+
+/// An object-store registry's promoted versions, copied into a temporary folder to serve.
+#[derive(Debug)]
+pub struct Mirror {
+    registry: kiln::registry::Registry,
+    cache: tempfile::TempDir,
+}
+
+impl PartialEq for Mirror {
+    fn eq(&self, other: &Self) -> bool {
+        self.registry.location() == other.registry.location()
+    }
 }
 
 impl Source {
-    /// A bundle file or a repository folder, whichever `path` is.
+    /// A bundle file or a repository folder, whichever `path` is, or a registry in an object
+    /// store (`s3://BUCKET/PREFIX`).
     pub fn from_path(path: &Path) -> Result<Self, String> {
+        let text = path.to_string_lossy();
+        if text.starts_with("s3://") {
+            let registry = kiln::registry::Registry::open(&text).map_err(|e| e.to_string())?;
+            let cache = tempfile::Builder::new()
+                .prefix("kiln-serve-mirror-")
+                .tempdir()
+                .map_err(|e| format!("cannot make a folder to mirror '{text}' into: {e}"))?;
+            return Ok(Source::Mirror(Arc::new(Mirror { registry, cache })));
+        }
         let meta = std::fs::metadata(path).map_err(|e| {
             format!(
                 "cannot read '{}': {e}; pass a bundle written by `kiln train` or a model repository folder (NAME/VERSION/model.kiln)",
@@ -459,27 +484,13 @@ impl Registry {
                         .ok_or_else(|| format!("cannot read '{}'", path.display()));
                     out.entry(name).or_default().insert(1, Found { bundle });
                 }
-                Source::Repository(root) => {
-                    for (name, dir) in subfolders(root) {
-                        if !kiln::registry::valid_model_name(&name) {
-                            continue;
-                        }
-                        let versions = out.entry(name).or_default();
-                        for (version, vdir) in subfolders(&dir) {
-                            let Ok(version) = version.parse::<u64>() else {
-                                continue;
-                            };
-                            if version == 0 {
-                                continue;
-                            }
-                            versions.insert(
-                                version,
-                                Found {
-                                    bundle: bundle_in(&vdir),
-                                },
-                            );
-                        }
+                Source::Repository(root) => scan_repository(root, &mut out),
+                Source::Mirror(mirror) => {
+                    // A failed copy leaves the versions already mirrored serving.
+                    if let Err(e) = mirror.registry.mirror(mirror.cache.path()) {
+                        tracing::warn!(registry = %mirror.registry.location(), error = %e, "cannot mirror");
                     }
+                    scan_repository(mirror.cache.path(), &mut out);
                 }
             }
         }
@@ -492,6 +503,30 @@ pub fn bundle_model_name(path: &Path) -> String {
     path.file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "model".into())
+}
+
+/// Every model and version in the repository folder `root`, added to `out`.
+fn scan_repository(root: &Path, out: &mut BTreeMap<String, BTreeMap<u64, Found>>) {
+    for (name, dir) in subfolders(root) {
+        if !kiln::registry::valid_model_name(&name) {
+            continue;
+        }
+        let versions = out.entry(name).or_default();
+        for (version, vdir) in subfolders(&dir) {
+            let Ok(version) = version.parse::<u64>() else {
+                continue;
+            };
+            if version == 0 {
+                continue;
+            }
+            versions.insert(
+                version,
+                Found {
+                    bundle: bundle_in(&vdir),
+                },
+            );
+        }
+    }
 }
 
 fn subfolders(dir: &Path) -> Vec<(String, PathBuf)> {

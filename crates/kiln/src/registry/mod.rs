@@ -5,6 +5,7 @@
 //! `.kiln-registry/`, which the server does not read.
 
 pub mod gate;
+pub mod object;
 pub mod store;
 
 use crate::bundle::Bundle;
@@ -87,8 +88,13 @@ impl std::fmt::Debug for Registry {
 }
 
 impl Registry {
-    /// The registry in the folder `location`, created if missing.
+    /// The registry at `location`: `s3://BUCKET[/PREFIX]` (an S3-compatible object store,
+    /// configured by the `AWS_*` environment variables), or a folder, created if missing.
     pub fn open(location: &str) -> Result<Self, KilnError> {
+        if location.starts_with("s3://") {
+            let bucket = object::Bucket::open(location).map_err(KilnError::Registry)?;
+            return Ok(Self::on(Box::new(bucket)));
+        }
         let store = Folder::open(Path::new(location)).map_err(|e| {
             KilnError::Registry(format!(
                 "cannot open the registry folder '{location}': {e}; pass a folder you can write to"
@@ -445,6 +451,58 @@ impl Registry {
         }
     }
 
+    /// Brings the folder `dir` in step with the promoted versions, as a `kiln serve`
+    /// repository: new versions are copied in first, then retired ones removed, so the newest
+    /// good version is always there. Returns whether anything changed.
+    pub fn mirror(&self, dir: &Path) -> Result<bool, KilnError> {
+        let mut wanted = BTreeSet::new();
+        for key in self.store.list("").map_err(|e| self.io("list it", e))? {
+            if let Some((name, version)) = parse_version_key(&key)
+                && valid_model_name(name)
+            {
+                wanted.insert((name.to_string(), version));
+            }
+        }
+        let mut changed = false;
+        for (name, version) in &wanted {
+            let local = dir.join(name).join(version.to_string()).join("model.kiln");
+            if local.is_file() {
+                continue;
+            }
+            let key = Self::version_key(name, *version);
+            let Some(bytes) = self
+                .store
+                .get(&key)
+                .map_err(|e| self.io(&format!("read {key}"), e))?
+            else {
+                continue;
+            };
+            let written = local
+                .parent()
+                .map_or(Ok(()), std::fs::create_dir_all)
+                .and_then(|()| crate::atomic::write_atomic(&local, &bytes));
+            written.map_err(|e| KilnError::write(&local, e))?;
+            changed = true;
+        }
+        for model in read_dirs(dir) {
+            let name = model
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            for version_dir in read_dirs(&model) {
+                let version = version_dir
+                    .file_name()
+                    .and_then(|n| n.to_str()?.parse::<u64>().ok());
+                if version.is_some_and(|v| !wanted.contains(&(name.clone(), v))) {
+                    std::fs::remove_dir_all(&version_dir)
+                        .map_err(|e| KilnError::write(&version_dir, e))?;
+                    changed = true;
+                }
+            }
+        }
+        Ok(changed)
+    }
+
     /// A JSON document the registry keeps for a tool (the loop's progress), if present.
     pub fn get_json<T: serde::de::DeserializeOwned>(
         &self,
@@ -548,10 +606,70 @@ pub fn valid_model_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
 }
 
+/// The sub-folders of `dir` (none when it cannot be read).
+fn read_dirs(dir: &Path) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                .map(|e| e.path())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 fn list_or_none(v: &[u64]) -> String {
     if v.is_empty() {
         "none".into()
     } else {
         v.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_mirror_copies_new_versions_then_drops_retired_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let reg = Registry::open(&dir.path().join("reg").display().to_string()).unwrap();
+        reg.store.put("m/1/model.kiln", b"one").unwrap();
+        reg.store.put("m/2/model.kiln", b"two").unwrap();
+        reg.store
+            .put(&Registry::candidate_key("m", 3), b"three")
+            .unwrap();
+        assert_eq!(reg.models().unwrap(), ["m"]);
+        assert_eq!(reg.versions("m").unwrap(), [1, 2]);
+        assert_eq!(reg.candidates("m").unwrap(), [3]);
+        assert_eq!(reg.next_number("m").unwrap(), 4);
+        let local = dir.path().join("local");
+        assert!(reg.mirror(&local).unwrap());
+        assert_eq!(std::fs::read(local.join("m/2/model.kiln")).unwrap(), b"two");
+        assert!(!local.join("m/3").exists(), "candidates are not served");
+        assert!(!reg.mirror(&local).unwrap(), "nothing new");
+        reg.store
+            .rename("m/2/model.kiln", &Registry::retired_key("m", 2))
+            .unwrap();
+        assert!(reg.mirror(&local).unwrap());
+        assert!(!local.join("m/2").exists());
+        assert_eq!(std::fs::read(local.join("m/1/model.kiln")).unwrap(), b"one");
+        assert_eq!(
+            reg.next_number("m").unwrap(),
+            4,
+            "a retired number is not reused"
+        );
+    }
+
+    #[test]
+    fn version_keys_and_names_are_checked() {
+        assert_eq!(parse_version_key("m/3/model.kiln"), Some(("m", 3)));
+        assert_eq!(parse_version_key("m/0/model.kiln"), None);
+        assert_eq!(parse_version_key("m/x/model.kiln"), None);
+        assert_eq!(parse_version_key("m/3/other.kiln"), None);
+        assert!(valid_model_name("fraud-v2.b"));
+        assert!(!valid_model_name(".kiln-registry"));
+        assert!(!valid_model_name("a/b"));
     }
 }
