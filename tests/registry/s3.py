@@ -64,12 +64,19 @@ def main():
     a = p.parse_args()
     work = a.workdir
 
-    s3_port, master, volume, filer = (free_port() for _ in range(4))
+    # Every port named: by default SeaweedFS puts each gRPC port 10,000 above its HTTP port,
+    # past 65,535 for a high free port.
+    ports = set()
+    while len(ports) < 8:
+        ports.add(free_port())
+    s3_port, master, volume, filer, *grpc = sorted(ports)
     os.makedirs(f"{work}/weed", exist_ok=True)
     weed_log = open(os.path.join(work, "weed.log"), "w")
     weed = subprocess.Popen(
         [a.weed, "server", "-ip=127.0.0.1", f"-dir={work}/weed", "-s3", f"-s3.port={s3_port}",
          f"-master.port={master}", f"-volume.port={volume}", f"-filer.port={filer}",
+         f"-s3.port.grpc={grpc[0]}", f"-master.port.grpc={grpc[1]}",
+         f"-volume.port.grpc={grpc[2]}", f"-filer.port.grpc={grpc[3]}",
          "-master.volumeSizeLimitMB=64"],
         stdout=weed_log, stderr=subprocess.STDOUT)
     env = dict(os.environ, AWS_ACCESS_KEY_ID="kiln", AWS_SECRET_ACCESS_KEY="kiln",
@@ -134,6 +141,10 @@ def main():
         check(not gate["passed"], f"the label-shuffled model is rejected: {gate['reason']}")
         status = json.loads(kiln("registry", "list", "bc", "-r", reg, "--json").stdout)
         check(status["serving"] == 1, "version 1 still serves after the rejection")
+        code, listing = http("GET", f"{endpoint}/models?list-type=2&prefix=registry/bc/")
+        check(code == 200 and b"<Key>registry/bc/1/model.kiln</Key>" in listing,
+              "the serving version is an object in the bucket")
+        check(not os.path.exists(os.path.join(work, "s3:")), "nothing was written to a local folder")
 
         print("== serve follows the bucket", flush=True)
         log = open(os.path.join(work, "serve.log"), "w")

@@ -42,6 +42,16 @@ fn status(dir: &Path) -> serde_json::Value {
     ))
 }
 
+/// The history's actions, oldest first.
+fn actions(status: &serde_json::Value) -> Vec<&str> {
+    status["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect()
+}
+
 const ROW: &str = r#"{"inputs":[{"name":"x1","shape":[1],"datatype":"FP32","data":[-1.0]},{"name":"x2","shape":[1],"datatype":"FP32","data":[1.0]}]}"#;
 
 #[test]
@@ -219,14 +229,8 @@ fn a_rejected_candidate_changes_nothing_and_rollback_keeps_the_server_answering(
             (1, "serving".to_string())
         ]
     );
-    let actions: Vec<&str> = s["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["action"].as_str().unwrap())
-        .collect();
     assert_eq!(
-        actions,
+        actions(&s),
         [
             "push", "promote", "push", "reject", "push", "promote", "rollback"
         ]
@@ -315,14 +319,8 @@ fn the_loop_updates_a_drifted_model_and_promotes_it() {
         d.join(data).is_file(),
         "the rows the update trained on are kept: {data}"
     );
-    let actions: Vec<&str> = s["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["action"].as_str().unwrap())
-        .collect();
     assert_eq!(
-        actions,
+        actions(&s),
         [
             "push",
             "promote",

@@ -223,8 +223,9 @@ pub struct ColumnStats {
     pub moments: Moments,
     /// Moments of the text cells' lengths in characters.
     pub text_length: Moments,
-    /// Quantiles of the numeric cells.
-    pub quantiles: Quantiles,
+    /// Quantiles of the numeric cells not in `values` (those join it when read, see
+    /// [`ColumnStats::quantiles`]): while every number is kept, sketching them is wasted work.
+    sketch: Quantiles,
     /// Distinct non-missing values, estimated.
     pub distinct: Distinct,
     /// Exact value counts while few; `None` once there were more than [`EXACT_LIMIT`].
@@ -253,7 +254,7 @@ impl ColumnStats {
             non_finite: 0,
             moments: Moments::default(),
             text_length: Moments::default(),
-            quantiles: Quantiles::new(),
+            sketch: Quantiles::new(),
             distinct: Distinct::new(),
             counts: Some(ValueCounts::default()),
             frequent: None,
@@ -283,7 +284,6 @@ impl ColumnStats {
             RawValue::Number(v) => {
                 self.numbers += 1;
                 self.moments.push(v);
-                self.quantiles.add(v);
                 self.distinct.add_number(canonical_bits(v));
                 if let Some(counts) = &mut self.counts {
                     counts.add_number(v, 1);
@@ -292,13 +292,14 @@ impl ColumnStats {
                 if let Some(key) = sample_key {
                     self.sample.push((key, v));
                 }
-                if let Some(values) = &mut self.values {
-                    if values.len() < KEPT_VALUES_LIMIT {
-                        values.push(v);
-                    } else {
+                match &mut self.values {
+                    Some(values) if values.len() < KEPT_VALUES_LIMIT => values.push(v),
+                    Some(_) => {
                         // Too many to keep: drift falls back to the row sample.
-                        self.values = None;
+                        self.drop_values();
+                        self.sketch.add(v);
                     }
+                    None => self.sketch.add(v),
                 }
             }
             RawValue::NonFinite(s) => {
@@ -356,7 +357,7 @@ impl ColumnStats {
         self.non_finite += other.non_finite;
         self.moments.merge(&other.moments);
         self.text_length.merge(&other.text_length);
-        self.quantiles.merge(&other.quantiles);
+        self.sketch.merge(&other.sketch);
         self.distinct.merge(&other.distinct);
         match (&mut self.counts, &other.counts) {
             (Some(mine), Some(theirs)) => {
@@ -383,15 +384,39 @@ impl ColumnStats {
             self.frequent_mut().merge(theirs);
         }
         self.sample = merge_sample(&self.sample, &other.sample, threshold);
-        self.values = match (self.values.take(), &other.values) {
-            (Some(mut mine), Some(theirs)) => {
-                mine.extend_from_slice(theirs);
-                Some(mine)
+        match (&mut self.values, &other.values) {
+            (Some(mine), Some(theirs)) => mine.extend_from_slice(theirs),
+            (_, theirs) => {
+                // Kept values no longer kept go into the sketch.
+                self.drop_values();
+                for &v in theirs.iter().flatten() {
+                    self.sketch.add(v);
+                }
             }
-            _ => None,
-        };
+        }
         Example::keep_first(&mut self.first_text, other.first_text.as_ref());
         Example::keep_first(&mut self.first_non_finite, other.first_non_finite.as_ref());
+    }
+
+    /// Stops keeping every number; the kept ones go into the quantile sketch.
+    fn drop_values(&mut self) {
+        for v in self.values.take().unwrap_or_default() {
+            self.sketch.add(v);
+        }
+    }
+
+    /// Quantiles of the numeric cells.
+    pub fn quantiles(&self) -> std::borrow::Cow<'_, Quantiles> {
+        match &self.values {
+            Some(values) if !values.is_empty() => {
+                let mut all = self.sketch.clone();
+                for &v in values {
+                    all.add(v);
+                }
+                std::borrow::Cow::Owned(all)
+            }
+            _ => std::borrow::Cow::Borrowed(&self.sketch),
+        }
     }
 
     /// The sampled numeric values, in row-key order (a uniform random sample of the rows).
@@ -476,7 +501,7 @@ impl Serialize for ColumnStats {
             non_finite: self.non_finite,
             moments: self.moments,
             text_length: self.text_length,
-            quantiles: self.quantiles.clone(),
+            quantiles: self.quantiles().into_owned(),
             distinct: self.distinct.clone(),
             counts,
             frequent: self.frequent.clone(),
@@ -509,7 +534,7 @@ impl<'de> Deserialize<'de> for ColumnStats {
             non_finite: s.non_finite,
             moments: s.moments,
             text_length: s.text_length,
-            quantiles: s.quantiles,
+            sketch: s.quantiles,
             distinct: s.distinct,
             counts,
             frequent: s.frequent,
@@ -554,6 +579,40 @@ mod tests {
         assert_eq!(c.first_text.as_ref().unwrap().line, 5);
         assert_eq!(c.first_non_finite.as_ref().unwrap().line, 6);
         assert_eq!(c.counts.as_ref().unwrap().len(), 4);
+    }
+
+    #[test]
+    fn kept_values_join_the_quantiles_when_read_and_when_no_longer_kept() {
+        let fill = |keep: bool, from: usize| {
+            let mut c = ColumnStats::new("x");
+            c.values = keep.then(Vec::new);
+            for i in from..from + 1000 {
+                c.add(&format!("{}", (i * 37) % 1000), 2, None);
+            }
+            c
+        };
+        let plain = fill(false, 0);
+        let kept = fill(true, 0);
+        for q in [0.01, 0.25, 0.5, 0.9] {
+            assert_eq!(plain.quantiles().quantile(q), kept.quantiles().quantile(q));
+        }
+        // Merged with a part that kept nothing, the values are dropped into the sketch.
+        let mut merged = fill(true, 0);
+        merged.merge(&fill(false, 1000), u64::MAX);
+        assert!(merged.values.is_none());
+        let mut reference = fill(false, 0);
+        reference.merge(&fill(false, 1000), u64::MAX);
+        assert_eq!(
+            merged.quantiles().quantile(0.5),
+            reference.quantiles().quantile(0.5)
+        );
+        // And serialised profiles carry them.
+        let back: ColumnStats =
+            serde_json::from_str(&serde_json::to_string(&kept).unwrap()).unwrap();
+        assert_eq!(
+            back.quantiles().quantile(0.5),
+            plain.quantiles().quantile(0.5)
+        );
     }
 
     #[test]

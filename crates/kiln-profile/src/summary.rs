@@ -204,6 +204,7 @@ pub fn summarize(profile: &Profile) -> DatasetSummary {
 pub fn summarize_column(c: &ColumnStats) -> ColumnSummary {
     let kind = feature_type(c);
     let count = c.count();
+    let sketch = c.quantiles();
     let numeric = (c.numbers > 0).then(|| NumericSummary {
         min: c.moments.min,
         max: c.moments.max,
@@ -211,7 +212,7 @@ pub fn summarize_column(c: &ColumnStats) -> ColumnSummary {
         std: c.moments.std(),
         quantiles: QUANTILE_RANKS
             .iter()
-            .map(|&q| (q, c.quantiles.quantile(q).unwrap_or(f64::NAN)))
+            .map(|&q| (q, sketch.quantile(q).unwrap_or(f64::NAN)))
             .collect(),
         quantile_relative_error: QUANTILE_RELATIVE_ERROR,
         histogram: histogram(c),
@@ -273,10 +274,11 @@ pub fn histogram(c: &ColumnStats) -> Histogram {
         }
         None => {
             const STEPS: usize = 200;
+            let sketch = c.quantiles();
             let share = c.numbers as f64 / STEPS as f64;
             for i in 0..STEPS {
                 let q = (i as f64 + 0.5) / STEPS as f64;
-                if let Some(v) = c.quantiles.quantile(q) {
+                if let Some(v) = sketch.quantile(q) {
                     counts[bin_of(v.clamp(lo, hi))] += share;
                 }
             }
