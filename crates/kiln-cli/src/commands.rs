@@ -112,7 +112,7 @@ pub fn train(args: TrainArgs, print: Print) -> Result<Trained, KilnError> {
     for path in [&model_path, &report_path] {
         check_folder_exists(path)?;
     }
-    let stop = stop_on_ctrl_c();
+    let stop = stop_on_ctrl_c("finishing this epoch and saving the best model so far");
     let bar = EpochBar::new();
     let mut on_epoch = |report: &EpochReport| bar.epoch(report);
     let mut hooks = TrainHooks {

@@ -75,7 +75,7 @@ pub fn run(args: LoopArgs, print: Print) -> Result<bool, KilnError> {
         gate: args.gate.gate()?,
         min_labelled: args.min_labelled,
     };
-    let stop = crate::progress::stop_on_ctrl_c();
+    let stop = crate::progress::stop_on_ctrl_c("stopping after this round");
     loop {
         let started = Instant::now();
         let round = run_round(

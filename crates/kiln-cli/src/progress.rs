@@ -41,9 +41,10 @@ impl EpochBar {
     }
 }
 
-/// Installs a Ctrl-C handler: the first press asks training to stop after the current epoch
-/// (the best model so far is still saved); a second press exits at once.
-pub fn stop_on_ctrl_c() -> Arc<AtomicBool> {
+/// Installs a Ctrl-C handler: the first press sets the returned flag and says what happens
+/// now (`doing`, such as finishing the epoch and saving the best model so far); a second press
+/// exits at once.
+pub fn stop_on_ctrl_c(doing: &'static str) -> Arc<AtomicBool> {
     static FLAG: std::sync::OnceLock<Arc<AtomicBool>> = std::sync::OnceLock::new();
     if let Some(flag) = FLAG.get() {
         // Installed already (the demo runs several commands): reuse it, cleared.
@@ -59,9 +60,7 @@ pub fn stop_on_ctrl_c() -> Arc<AtomicBool> {
             eprintln!("\ninterrupted again: exiting without saving");
             std::process::exit(130);
         }
-        eprintln!(
-            "\ninterrupt: finishing this epoch and saving the best model so far (Ctrl-C again to quit)"
-        );
+        eprintln!("\ninterrupt: {doing} (Ctrl-C again to quit)");
     });
     if installed.is_err() {
         eprintln!("warning: cannot catch Ctrl-C; interrupting will not save the model");

@@ -161,7 +161,7 @@ pub fn tune(args: TuneArgs, print: Print) -> Result<(), KilnError> {
     }
     // Opening the study first creates it once, before workers race to.
     drop(open_study(&storage, &study, &config)?);
-    let stop = stop_on_ctrl_c();
+    let stop = stop_on_ctrl_c("starting no new trial; the study resumes where it stopped");
     let mut children = Vec::new();
     if !args.worker_only {
         let exe = std::env::current_exe()

@@ -257,6 +257,12 @@ fn a_rejected_candidate_changes_nothing_and_rollback_keeps_the_server_answering(
     assert_eq!(o.status.code(), Some(3), "a table is not a bundle");
     let o = kiln(&["registry", "list"], d);
     assert!(String::from_utf8_lossy(&o.stderr).contains("--registry"));
+    let o = kiln(
+        &["loop", "-r", "reg", "--name", "../m", "--log", "old.csv"],
+        d,
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("cannot name a model"));
 }
 
 #[test]

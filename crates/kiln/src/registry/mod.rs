@@ -149,6 +149,7 @@ impl Registry {
 
     /// Promoted version numbers, ascending.
     pub fn versions(&self, name: &str) -> Result<Vec<u64>, KilnError> {
+        Self::check_name(name)?;
         let keys = self
             .store
             .list(&format!("{name}/"))
@@ -163,6 +164,7 @@ impl Registry {
     }
 
     fn numbered(&self, name: &str, folder: &str) -> Result<Vec<u64>, KilnError> {
+        Self::check_name(name)?;
         let keys = self
             .store
             .list(&format!("{META}/{name}/{folder}/"))
@@ -228,6 +230,7 @@ impl Registry {
 
     /// The serving version (the newest promoted) and its bundle, if any.
     pub fn serving(&self, name: &str) -> Result<Option<(u64, Bundle)>, KilnError> {
+        Self::check_name(name)?;
         match self.versions(name)?.last() {
             Some(&v) => Ok(Some((v, self.read_bundle(&Self::version_key(name, v))?.0))),
             None => Ok(None),
@@ -391,6 +394,7 @@ impl Registry {
 
     /// The model's history, oldest first.
     pub fn events(&self, name: &str) -> Result<Vec<Event>, KilnError> {
+        Self::check_name(name)?;
         let keys = self
             .store
             .list(&format!("{META}/{name}/events/"))
@@ -425,7 +429,22 @@ impl Registry {
         detail: String,
         gate: Option<GateResult>,
     ) -> Result<Event, KilnError> {
-        let mut seq = self.events(name)?.last().map_or(1, |e| e.seq + 1);
+        // The keys carry the numbers, so the history need not be read to extend it.
+        let keys = self
+            .store
+            .list(&format!("{META}/{name}/events/"))
+            .map_err(|e| self.io("list events", e))?;
+        let mut seq = keys
+            .iter()
+            .filter_map(|k| {
+                k.rsplit('/')
+                    .next()?
+                    .strip_suffix(".json")?
+                    .parse::<u64>()
+                    .ok()
+            })
+            .max()
+            .map_or(1, |last| last + 1);
         let time = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
