@@ -182,17 +182,13 @@ pub fn run_round(
     bundle.save(&parent_path)?;
     // The rows trained on stay in the registry, so the lineage names a file that exists.
     let data_name = format!("{name}-rows-{}-{}.csv", range.start, range.end);
-    let kept = registry.keep_data(
-        name,
-        &data_name,
-        &labelled_csv(&bundle, &live, range.clone())?,
-    )?;
+    let rows_csv = labelled_csv(&bundle, &live, range.clone())?;
+    let kept = registry.keep_data(name, &data_name, &rows_csv)?;
     let data_path = if Path::new(&kept).is_file() {
         std::path::PathBuf::from(&kept)
     } else {
         let local = work.path().join(&data_name);
-        std::fs::write(&local, labelled_csv(&bundle, &live, range.clone())?)
-            .map_err(|e| KilnError::write(&local, e))?;
+        std::fs::write(&local, &rows_csv).map_err(|e| KilnError::write(&local, e))?;
         local
     };
     let mut run = match update(&bundle, &parent_path, &data_path, &options.update) {

@@ -314,7 +314,8 @@ impl Registry {
                 gate: result,
             });
         }
-        let top = self.versions(name)?.last().copied().unwrap_or(0);
+        // The serving version is the newest promoted one.
+        let top = serving.as_ref().map_or(0, |(v, _)| *v);
         let version = if n > top { n } else { self.next_number(name)? };
         self.store
             .rename(
