@@ -4,7 +4,7 @@
 
 use burn::optim::AdamWConfig;
 use burn::prelude::*;
-use kiln_model::{Activation, NetworkConfig, NetworkShape};
+use kiln_model::{Activation, Body, NetworkConfig, NetworkShape};
 use kiln_train::fit::run_epoch;
 use kiln_train::predict::combine_members;
 use kiln_train::{Matrix, Objective};
@@ -80,14 +80,14 @@ fn main() {
     let config = NetworkConfig {
         inputs: FEATURES,
         outputs: CLASSES,
-        shape: NetworkShape {
+        body: Body::Tabular(NetworkShape {
             depth: 2,
             width: HIDDEN,
             dropout: 0.1,
             activation: Activation::Relu,
             layer_norm: false,
             ensemble: 1,
-        },
+        }),
     };
     let device = Device::flex();
     let ad = device.clone().autodiff();
@@ -110,6 +110,7 @@ fn main() {
             BATCH,
             &mut |_| 1e-3,
             &mut noise,
+            None,
             &objective,
             None,
             &ad,

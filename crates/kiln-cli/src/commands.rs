@@ -48,9 +48,11 @@ impl From<TaskArg> for TaskChoice {
 /// Options of `kiln train`.
 #[derive(clap::Args)]
 pub struct TrainArgs {
-    /// The table (.csv, .tsv, .csv.gz or .parquet).
+    /// The table (.csv, .tsv, .csv.gz or .parquet), or a folder of images (IDX files:
+    /// train-images-idx3-ubyte[.gz] and train-labels-idx1-ubyte[.gz], optionally t10k-… for
+    /// test), which trains a convolutional network.
     pub data: PathBuf,
-    /// The column to predict.
+    /// The column to predict (not needed for images).
     #[arg(long, short)]
     pub target: Option<String>,
     /// A TOML config (see `kiln config`); options given here override it.
@@ -299,14 +301,29 @@ pub fn inspect(model: &Path, json: bool) -> Result<(), KilnError> {
     if !m.target.classes.is_empty() {
         println!("classes: {}", m.target.classes.join(", "));
     }
-    println!("input columns:");
-    for f in &m.preprocessor.features {
-        println!("  {} ({:?})", f.column, f.kind);
+    match m.network.image() {
+        Some(image) => println!(
+            "input: {}×{}×{} images as pixel columns {} … {} (0-255, channel-major)",
+            image.channels,
+            image.height,
+            image.width,
+            m.preprocessor
+                .features
+                .first()
+                .map_or("", |f| f.column.as_str()),
+            m.preprocessor
+                .features
+                .last()
+                .map_or("", |f| f.column.as_str())
+        ),
+        None => {
+            println!("input columns:");
+            for f in &m.preprocessor.features {
+                println!("  {} ({:?})", f.column, f.kind);
+            }
+        }
     }
-    println!(
-        "network: {} inputs, {} hidden layers of {}, {} ensemble members",
-        m.network.inputs, m.network.shape.depth, m.network.shape.width, m.network.shape.ensemble
-    );
+    println!("network: {}", m.network.describe());
     println!("test metrics:");
     print_metrics(&m.test_metrics);
     Ok(())

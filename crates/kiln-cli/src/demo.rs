@@ -1,4 +1,5 @@
-//! `kiln demo`: the whole pipeline on the bundled UCI breast cancer table (CC BY 4.0).
+//! `kiln demo`: the whole pipeline on the bundled UCI breast cancer table (CC BY 4.0), then a
+//! convolutional network on a bundled slice of Fashion-MNIST (MIT).
 
 use crate::commands::{self, Print, TrainArgs};
 use crate::data::{self, CorrectionArg, ProfileArgs, ValidateArgs};
@@ -9,6 +10,30 @@ use std::path::{Path, PathBuf};
 
 /// The bundled data set, embedded so the demo runs anywhere.
 const BREAST_CANCER: &str = include_str!("../../../datasets/breast_cancer.csv");
+
+/// The bundled image slice (2,000 training and 500 test images of Fashion-MNIST), embedded.
+const FASHION_MNIST: [(&str, &[u8]); 5] = [
+    (
+        "train-images-idx3-ubyte.gz",
+        include_bytes!("../../../datasets/fashion-mnist-small/train-images-idx3-ubyte.gz"),
+    ),
+    (
+        "train-labels-idx1-ubyte.gz",
+        include_bytes!("../../../datasets/fashion-mnist-small/train-labels-idx1-ubyte.gz"),
+    ),
+    (
+        "t10k-images-idx3-ubyte.gz",
+        include_bytes!("../../../datasets/fashion-mnist-small/t10k-images-idx3-ubyte.gz"),
+    ),
+    (
+        "t10k-labels-idx1-ubyte.gz",
+        include_bytes!("../../../datasets/fashion-mnist-small/t10k-labels-idx1-ubyte.gz"),
+    ),
+    (
+        "classes.txt",
+        include_bytes!("../../../datasets/fashion-mnist-small/classes.txt"),
+    ),
+];
 
 /// Runs the demo in folder `out`.
 pub fn run(out: &Path, json: bool) -> Result<(), KilnError> {
@@ -201,9 +226,34 @@ pub fn run(out: &Path, json: bool) -> Result<(), KilnError> {
         "\n== 12. registry and loop: versions promoted through a quality gate, a monitoring round that updates on drift, a rollback (a `kiln serve` on the registry folder follows each step)",
     );
     let registry = registry_steps(out, &trained.model, &updated_path, &damaged, &say)?;
+    say(
+        "\n== 13. images: a convolutional network on 2,000 Fashion-MNIST images (4 epochs, flips and shifts), tested on 500 others",
+    );
+    let images = out.join("fashion-mnist-small");
+    std::fs::create_dir_all(&images).map_err(|e| write_err(&images, e))?;
+    for (name, bytes) in FASHION_MNIST {
+        let path = images.join(name);
+        kiln::atomic::write_atomic(&path, bytes).map_err(|e| write_err(&path, e))?;
+    }
+    let cnn = commands::train(
+        TrainArgs {
+            data: images,
+            target: None,
+            config: None,
+            out: Some(out.join("fashion-mnist-small.kiln")),
+            report: Some(out.join("fashion-mnist-small.report.html")),
+            seed: None,
+            task: None,
+            epochs: Some(4),
+            allow_anomalies: false,
+            json: false,
+        },
+        print,
+    )?;
     say(&format!(
-        "\nopen {} for the learning curves, metrics and confusion matrix, {} for the explanations, {} for the tuning and {} for the monitoring.",
+        "\nopen {} for the learning curves, metrics and confusion matrix, {} for the image model's, {} for the explanations, {} for the tuning and {} for the monitoring.",
         trained.report.display(),
+        cnn.report.display(),
         explanation_report.display(),
         tune_report.display(),
         monitor_report.display()
@@ -226,6 +276,8 @@ pub fn run(out: &Path, json: bool) -> Result<(), KilnError> {
                 "monitoring": {"holdout_alert": holdout_alert, "damaged_alert": damaged_alert},
                 "update": updated,
                 "registry": registry,
+                "images": {"model": cnn.model, "test_metrics": cnn.manifest.test_metrics,
+                    "notes": cnn.manifest.notes},
             }))
             .expect("json")
         );

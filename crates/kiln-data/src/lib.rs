@@ -2,6 +2,7 @@
 //! splits, and the preprocessing that is fitted on training data and stored with a model.
 
 pub mod error;
+pub mod image;
 pub mod infer;
 pub mod preprocess;
 pub mod read;
@@ -11,6 +12,7 @@ pub mod table;
 pub mod task;
 
 pub use error::DataError;
+pub use image::{ImageData, ImageSet, is_image_data, read_image_data};
 pub use infer::{ColumnKind, ColumnPlan, infer_columns};
 pub use preprocess::{Encoded, PreprocessOptions, Preprocessor};
 pub use read::{RawValue, classify, read_table};

@@ -69,6 +69,9 @@ pub enum FeatureEncoder {
         /// Whether a 0/1 "was missing" input follows.
         missing_indicator: bool,
     },
+    /// An image's pixel value (0-255), passed on unchanged: the network standardises pixels
+    /// itself. Every pixel must be given.
+    Pixel,
 }
 
 impl FeatureEncoder {
@@ -82,6 +85,7 @@ impl FeatureEncoder {
             } => edges.len().saturating_sub(1).max(1) + usize::from(*missing_indicator),
             FeatureEncoder::Categorical { levels, other } => levels.len() + usize::from(*other),
             FeatureEncoder::Boolean { missing_indicator } => 1 + usize::from(*missing_indicator),
+            FeatureEncoder::Pixel => 1,
         }
     }
 }
@@ -390,6 +394,22 @@ fn encode_column(
                 if *missing_indicator {
                     dst[1] = f32::from(u8::from(value.is_none()));
                 }
+            }
+            FeatureEncoder::Pixel => {
+                dst[0] = match cell {
+                    Cell::Num(v) if (0.0..=255.0).contains(v) => *v as f32,
+                    c => {
+                        return Err(DataError::BadValue {
+                            file: table.source.clone(),
+                            line: table.line_of(row),
+                            column: column.name.clone(),
+                            problem: format!(
+                                "'{}' is not a pixel value; the model reads image pixels from 0 to 255 and needs every one",
+                                c.as_text()
+                            ),
+                        });
+                    }
+                };
             }
         }
     }

@@ -1,6 +1,11 @@
-//! Network architectures. For tables: an MLP whose later layers are a parameter-efficient
-//! ensemble (TabM-style, Gorishniy et al., ICLR 2025) over piecewise-linear encoded inputs.
+//! Network architectures Kiln chooses from the data: for tables, an MLP whose later layers are
+//! a parameter-efficient ensemble (TabM-style, Gorishniy et al., ICLR 2025) over
+//! piecewise-linear encoded inputs; for images, a convolutional network.
 
+pub mod conv;
+pub mod network;
 pub mod tabular;
 
-pub use tabular::{Activation, NetworkConfig, NetworkShape, TabularNet};
+pub use conv::{ConvNet, ConvShape, ImageShape, PixelScale};
+pub use network::{Body, Network, NetworkConfig};
+pub use tabular::{Activation, NetworkShape, TabularNet};

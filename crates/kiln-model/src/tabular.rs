@@ -7,7 +7,7 @@ use burn::module::Param;
 use burn::nn::{LayerNorm, LayerNormConfig, Linear};
 use burn::prelude::*;
 use burn::tensor::activation;
-use rand::{Rng, RngCore, SeedableRng};
+use rand::{Rng, RngCore};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
@@ -94,32 +94,17 @@ impl NetworkShape {
     }
 }
 
-/// A whole tabular network: its inputs, outputs and hidden shape.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NetworkConfig {
-    /// Inputs per row (after preprocessing).
-    pub inputs: usize,
-    /// Outputs per row: classes, or 1 for regression.
-    pub outputs: usize,
-    /// The hidden layers.
-    pub shape: NetworkShape,
-}
-
-impl NetworkConfig {
-    /// Checks the network is buildable, naming the offending field.
-    pub fn validate(&self) -> Result<(), String> {
-        if self.inputs == 0 || self.outputs == 0 {
-            return Err("the network needs at least one input and one output".into());
-        }
-        self.shape.validate()
-    }
-
-    /// Builds a freshly initialised network on `device`, every weight drawn on the host from
-    /// `seed`, so the same seed gives the same network whatever else runs in the process.
-    pub fn init(&self, device: &Device, seed: u64) -> TabularNet {
-        let rng = &mut ChaCha8Rng::seed_from_u64(seed);
-        let shape = &self.shape;
+impl NetworkShape {
+    /// Builds a freshly initialised network with `inputs` inputs and `outputs` outputs, every
+    /// weight drawn on the host from `rng`.
+    pub(crate) fn init(
+        &self,
+        inputs: usize,
+        outputs: usize,
+        rng: &mut ChaCha8Rng,
+        device: &Device,
+    ) -> TabularNet {
+        let shape = self;
         let mut block = |inputs: usize| Block {
             linear: Linear {
                 weight: uniform(rng, [inputs, shape.width], inputs, device),
@@ -130,7 +115,7 @@ impl NetworkConfig {
                 .then(|| LayerNormConfig::new(shape.width).init(device)),
         };
         let hidden: Vec<Block> = (0..shape.depth)
-            .map(|i| block(if i == 0 { self.inputs } else { shape.width }))
+            .map(|i| block(if i == 0 { inputs } else { shape.width }))
             .collect();
         let k = shape.ensemble;
         // Random ±1 signs make the members differ from the first step (TabM's initialisation).
@@ -146,8 +131,8 @@ impl NetworkConfig {
         TabularNet {
             hidden,
             adapter,
-            head_weight: uniform(rng, [k, shape.width, self.outputs], shape.width, device),
-            head_bias: uniform(rng, [k, self.outputs], shape.width, device),
+            head_weight: uniform(rng, [k, shape.width, outputs], shape.width, device),
+            head_bias: uniform(rng, [k, outputs], shape.width, device),
             dropout: shape.dropout,
             activation: shape.activation.code(),
             ensemble: k,
@@ -156,7 +141,7 @@ impl NetworkConfig {
 }
 
 /// A parameter drawn uniformly from ±1/sqrt(fan_in) (PyTorch's default for linear layers).
-fn uniform<const D: usize>(
+pub(crate) fn uniform<const D: usize>(
     rng: &mut ChaCha8Rng,
     dims: [usize; D],
     fan_in: usize,
@@ -228,28 +213,8 @@ impl TabularNet {
         out.swap_dims(0, 1)
     }
 
-    /// Inverted dropout with a mask drawn from `noise` (none: identity). Drawing masks on the
-    /// CPU with ChaCha8 is several times faster than the backend's Bernoulli sampling, and
-    /// keeps training deterministic under Kiln's own seed.
     fn drop<const D: usize>(&self, x: Tensor<D>, noise: Option<&mut ChaCha8Rng>) -> Tensor<D> {
-        let Some(rng) = noise.filter(|_| self.dropout > 0.0) else {
-            return x;
-        };
-        let dims = x.dims();
-        let n: usize = dims.iter().product();
-        let threshold = (self.dropout * f64::from(u32::MAX)) as u32;
-        let scale = (1.0 / (1.0 - self.dropout)) as f32;
-        let mask: Vec<f32> = (0..n)
-            .map(|_| {
-                if rng.next_u32() > threshold {
-                    scale
-                } else {
-                    0.0
-                }
-            })
-            .collect();
-        let mask = Tensor::<D>::from_data(TensorData::new(mask, dims), &x.device());
-        x * mask
+        crate::conv::dropout(x, self.dropout, noise)
     }
 
     /// Number of ensemble members.
@@ -273,18 +238,20 @@ mod tests {
     use super::*;
     use burn::tensor::Distribution;
 
+    use crate::{Body, NetworkConfig};
+
     fn config(ensemble: usize) -> NetworkConfig {
         NetworkConfig {
             inputs: 5,
             outputs: 3,
-            shape: NetworkShape {
+            body: Body::Tabular(NetworkShape {
                 depth: 2,
                 width: 8,
                 dropout: 0.1,
                 activation: Activation::Relu,
                 layer_norm: true,
                 ensemble,
-            },
+            }),
         }
     }
 
@@ -314,11 +281,13 @@ mod tests {
 
     #[test]
     fn bad_shapes_are_refused_with_the_field_name() {
-        let mut c = config(1);
-        c.shape.dropout = 1.0;
-        assert!(c.validate().unwrap_err().contains("dropout"));
-        c.shape.dropout = 0.0;
-        c.shape.depth = 0;
-        assert!(c.validate().unwrap_err().contains("depth"));
+        let mut shape = NetworkShape {
+            dropout: 1.0,
+            ..NetworkShape::default()
+        };
+        assert!(shape.validate().unwrap_err().contains("dropout"));
+        shape.dropout = 0.0;
+        shape.depth = 0;
+        assert!(shape.validate().unwrap_err().contains("depth"));
     }
 }

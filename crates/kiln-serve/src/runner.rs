@@ -6,7 +6,7 @@ use crate::error::ApiError;
 use crate::metrics::VersionMetrics;
 use burn::prelude::Device;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError, TrySendError};
-use kiln::model::TabularNet;
+use kiln::model::Network;
 use kiln::training::{Matrix, Objective};
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
@@ -40,7 +40,7 @@ pub struct Runner {
 impl Runner {
     /// Starts the batching thread for `model`, whose rows have `width` inputs.
     pub fn start(
-        model: TabularNet,
+        model: Network,
         objective: Objective,
         width: usize,
         policy: BatchPolicy,
@@ -99,7 +99,7 @@ impl Runner {
 
 /// The batching thread's state.
 struct Worker {
-    model: TabularNet,
+    model: Network,
     objective: Objective,
     width: usize,
     policy: BatchPolicy,

@@ -9,7 +9,7 @@ use crate::predict::Matrix;
 use burn::module::{ModuleVisitor, Param};
 use burn::optim::GradientsParams;
 use burn::prelude::*;
-use kiln_model::{NetworkConfig, TabularNet};
+use kiln_model::{Network, NetworkConfig};
 
 /// Earlier rows used to estimate the Fisher information, at most.
 pub const FISHER_ROWS: usize = 512;
@@ -31,7 +31,7 @@ impl Consolidation {
     /// row per gradient. `strength` weighs the penalty against the new rows' mean loss; the
     /// Bayesian reading of EWC sets it to (earlier rows represented) / (new training rows).
     pub fn estimate(
-        model: &TabularNet,
+        model: &Network,
         config: &NetworkConfig,
         earlier: (Matrix, &[f32]),
         objective: &Objective,
@@ -104,7 +104,7 @@ pub struct Penalty {
 
 impl Penalty {
     /// `sum_i F_i * strength / 2 * (w_i - w*_i)^2` for the weights of `model`, differentiable.
-    pub fn of(&self, model: &TabularNet) -> Tensor<1> {
+    pub fn of(&self, model: &Network) -> Tensor<1> {
         let mut parts = Flatten { parts: Vec::new() };
         model.visit(&mut parts);
         let weights = Tensor::cat(parts.parts, 0);
@@ -128,7 +128,7 @@ impl ModuleVisitor for Flatten {
 }
 
 /// Every weight of `model` as one vector, in module order.
-fn flatten_values(model: &TabularNet) -> Vec<f32> {
+fn flatten_values(model: &Network) -> Vec<f32> {
     let mut parts = Flatten { parts: Vec::new() };
     model.visit(&mut parts);
     parts
@@ -161,20 +161,20 @@ impl ModuleVisitor for SquaredGradients<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kiln_model::{Activation, NetworkShape};
+    use kiln_model::{Activation, Body, NetworkShape};
 
     fn config() -> NetworkConfig {
         NetworkConfig {
             inputs: 3,
             outputs: 2,
-            shape: NetworkShape {
+            body: Body::Tabular(NetworkShape {
                 depth: 2,
                 width: 8,
                 dropout: 0.0,
                 activation: Activation::Relu,
                 layer_norm: false,
                 ensemble: 2,
-            },
+            }),
         }
     }
 

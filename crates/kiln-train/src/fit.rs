@@ -2,6 +2,7 @@
 //! then cosine decay of the learning rate, and early stopping on validation loss that keeps
 //! the best epoch's weights.
 
+use crate::augment::Augmentation;
 use crate::consolidation::{Consolidation, Penalty};
 use crate::curve::EpochRecord;
 use crate::device::Compute;
@@ -11,7 +12,7 @@ use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use burn::store::{ModuleSnapshot, SafetensorsStore};
 use burn::tensor::activation::log_softmax;
-use kiln_model::{NetworkConfig, TabularNet};
+use kiln_model::{ImageShape, Network, NetworkConfig};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
@@ -79,6 +80,8 @@ pub struct TrainOptions {
     /// After early stopping, train again on training + validation rows for the chosen
     /// number of epochs, and keep that model.
     pub refit: bool,
+    /// Transforms applied to each training batch when the network reads images.
+    pub augment: Augmentation,
 }
 
 impl Default for TrainOptions {
@@ -93,6 +96,7 @@ impl Default for TrainOptions {
             max_seconds: 0.0,
             device: Compute::Cpu,
             refit: true,
+            augment: Augmentation::default(),
         }
     }
 }
@@ -151,7 +155,7 @@ pub struct EpochReport<'a> {
 #[derive(Debug)]
 pub struct FitOutcome {
     /// The network with the best validation loss, in eval mode.
-    pub model: TabularNet,
+    pub model: Network,
     /// One record per epoch run.
     pub curve: Vec<EpochRecord>,
     /// The epoch whose weights were kept.
@@ -190,11 +194,7 @@ pub fn fit(
 
 /// A copy of `source`'s weights in a network on `device` (through safetensors, which carries
 /// every parameter by name).
-pub(crate) fn copy_weights(
-    source: &TabularNet,
-    config: &NetworkConfig,
-    device: &Device,
-) -> TabularNet {
+pub(crate) fn copy_weights(source: &Network, config: &NetworkConfig, device: &Device) -> Network {
     let mut out = SafetensorsStore::from_bytes(None);
     source.save_into(&mut out).expect("weights serialise");
     let bytes = out.get_bytes().expect("weights serialise");
@@ -210,7 +210,7 @@ pub(crate) fn copy_weights(
 #[derive(Debug, Clone, Copy)]
 pub struct WarmStart<'a> {
     /// The trained network.
-    pub model: &'a TabularNet,
+    pub model: &'a Network,
     /// The penalty on moving its weights, if any.
     pub consolidation: Option<&'a Consolidation>,
 }
@@ -243,6 +243,7 @@ pub fn fit_from(
         .with_weight_decay(options.weight_decay as f32)
         .init();
     let batches = Batches::resolve(options, x.rows);
+    let image = config.image();
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut noise = ChaCha8Rng::seed_from_u64(seed ^ 0x9e37_79b9_7f4a_7c15);
     let mut order: Vec<usize> = (0..x.rows).collect();
@@ -258,7 +259,7 @@ pub fn fit_from(
     let started = Instant::now();
     let mut step = 0usize;
     let mut curve = Vec::new();
-    let mut best: Option<(f64, usize, TabularNet)> = None;
+    let mut best: Option<(f64, usize, Network)> = None;
     let mut stop_reason = format!("reached the epoch budget ({})", batches.max_epochs);
     let mut lr = options.learning_rate;
     for epoch in 1..=batches.max_epochs {
@@ -285,6 +286,7 @@ pub fn fit_from(
                 lr
             },
             &mut noise,
+            image.as_ref().map(|shape| (&options.augment, shape)),
             objective,
             penalty.as_ref(),
             &ad_device,
@@ -344,26 +346,31 @@ pub fn fit_from(
 
 /// One pass over `order` in mini-batches of `batch_size`: forward, loss, backward, AdamW
 /// step. `lr_at(step_in_epoch)` gives each step's learning rate; `noise` draws the dropout
-/// masks; a `penalty` (EWC) is added to each batch's loss. Returns the updated model and the
+/// masks and the `augment`ation of image batches; a `penalty` (EWC) is added to each batch's
+/// loss. Returns the updated model and the
 /// mean training loss (dropout on, penalty off), weighted by batch size.
 #[allow(clippy::too_many_arguments)]
 pub fn run_epoch(
-    mut model: TabularNet,
+    mut model: Network,
     optim: &mut ModuleOptimizer,
     data: (Matrix, &[f32]),
     order: &[usize],
     batch_size: usize,
     lr_at: &mut dyn FnMut(usize) -> f64,
     noise: &mut ChaCha8Rng,
+    augment: Option<(&Augmentation, &ImageShape)>,
     objective: &Objective,
     penalty: Option<&Penalty>,
     device: &Device,
-) -> (TabularNet, f64) {
+) -> (Network, f64) {
     let (x, y) = data;
     let mut total = 0.0;
     for (i, chunk) in order.chunks(batch_size).enumerate() {
         let lr = lr_at(i);
-        let (bx, by) = gather(x, y, chunk);
+        let (mut bx, by) = gather(x, y, chunk);
+        if let Some((augment, shape)) = augment {
+            augment.apply(&mut bx, shape, noise);
+        }
         let inputs = Matrix::new(&bx, chunk.len(), x.width).tensor(0, chunk.len(), device);
         let loss = training_loss(model.forward_train(inputs, noise), &by, objective, device);
         total += f64::from(loss.clone().into_scalar::<f32>()) * chunk.len() as f64;
@@ -418,7 +425,7 @@ pub(crate) fn training_loss(
 
 /// Loss and headline metric of the ensemble's averaged prediction.
 fn evaluate(
-    model: &TabularNet,
+    model: &Network,
     x: Matrix,
     y: &[f32],
     objective: &Objective,
@@ -453,20 +460,20 @@ pub fn predicted_classes(probs: &[f32], classes: usize) -> Vec<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kiln_model::{Activation, NetworkShape};
+    use kiln_model::{Activation, Body, NetworkShape};
 
     fn config(inputs: usize, outputs: usize) -> NetworkConfig {
         NetworkConfig {
             inputs,
             outputs,
-            shape: NetworkShape {
+            body: Body::Tabular(NetworkShape {
                 depth: 2,
                 width: 16,
                 dropout: 0.0,
                 activation: Activation::Relu,
                 layer_norm: false,
                 ensemble: 4,
-            },
+            }),
         }
     }
 

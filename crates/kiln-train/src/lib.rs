@@ -2,6 +2,7 @@
 //! restores the best weights), learning curves with an overfitting check, prediction, and
 //! the metrics that score a model.
 
+pub mod augment;
 pub mod consolidation;
 pub mod curve;
 pub mod device;
@@ -9,6 +10,7 @@ pub mod fit;
 pub mod metrics;
 pub mod predict;
 
+pub use augment::Augmentation;
 pub use consolidation::Consolidation;
 pub use curve::{EpochRecord, diagnose};
 pub use device::Compute;

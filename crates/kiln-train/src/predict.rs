@@ -2,7 +2,7 @@
 
 use crate::fit::Objective;
 use burn::prelude::*;
-use kiln_model::TabularNet;
+use kiln_model::Network;
 
 /// A dense row-major matrix of network inputs.
 #[derive(Debug, Clone, Copy)]
@@ -38,7 +38,7 @@ const PREDICT_BATCH: usize = 2048;
 
 /// The model's outputs for every row: probabilities `[rows, classes]` for classifiers,
 /// values `[rows]` in the target's units for regression. `model` must be in eval mode.
-pub fn predict(model: &TabularNet, x: Matrix, objective: &Objective, device: &Device) -> Vec<f32> {
+pub fn predict(model: &Network, x: Matrix, objective: &Objective, device: &Device) -> Vec<f32> {
     let mut out = Vec::new();
     let mut start = 0;
     while start < x.rows {

@@ -11,7 +11,7 @@ use crate::error::KilnError;
 use burn::prelude::*;
 use burn::store::{ModuleSnapshot, SafetensorsStore};
 use kiln_data::{Preprocessor, Target};
-use kiln_model::{NetworkConfig, TabularNet};
+use kiln_model::{Network, NetworkConfig};
 use kiln_train::{Batches, EpochRecord, Metrics, Objective};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -141,7 +141,7 @@ pub struct Bundle {
     /// Everything but the weights.
     pub manifest: Manifest,
     /// The network, in eval mode.
-    pub model: TabularNet,
+    pub model: Network,
 }
 
 impl Bundle {

@@ -2,7 +2,7 @@
 //! subset; unknown keys and wrong types are refused with the key's name.
 
 use kiln_data::{PreprocessOptions, TaskChoice};
-use kiln_model::NetworkShape;
+use kiln_model::{ConvShape, NetworkShape};
 use kiln_train::TrainOptions;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -17,8 +17,10 @@ pub struct Config {
     pub data: DataOptions,
     /// How columns become network inputs.
     pub preprocess: PreprocessOptions,
-    /// The network's shape.
+    /// The network's shape for tables.
     pub model: NetworkShape,
+    /// The network's shape for images.
+    pub image: ConvShape,
     /// The optimisation.
     pub train: TrainOptions,
     /// Hyperparameter tuning (`kiln tune`).
@@ -32,6 +34,7 @@ impl Default for Config {
             data: DataOptions::default(),
             preprocess: PreprocessOptions::default(),
             model: NetworkShape::default(),
+            image: ConvShape::default(),
             train: TrainOptions::default(),
             tune: crate::tune::TuneOptions::default(),
         }
@@ -103,6 +106,7 @@ impl Config {
             );
         }
         self.model.validate()?;
+        self.image.validate()?;
         let t = &self.train;
         if !(t.learning_rate > 0.0 && t.learning_rate.is_finite()) {
             return Err(format!(

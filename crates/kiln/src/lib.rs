@@ -15,6 +15,7 @@ pub mod config;
 pub mod continual;
 pub mod error;
 pub mod explain;
+pub mod images;
 pub mod monitor;
 pub mod pipeline;
 pub mod registry;

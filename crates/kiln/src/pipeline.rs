@@ -107,6 +107,12 @@ pub fn prepare(
     config: &Config,
     anomalies: &[kiln_profile::Anomaly],
 ) -> Result<Prepared, KilnError> {
+    if kiln_data::is_image_data(data) {
+        return Err(KilnError::Config(format!(
+            "'{}' is a folder of images: `kiln train` trains on it, but this command needs a table (CSV, TSV or Parquet); to try other network shapes, set [image] in a config for `kiln train`",
+            data.display()
+        )));
+    }
     let table = read_table(data)?;
     let target_name = config.data.target.clone().ok_or_else(|| {
         KilnError::Config(format!(
@@ -176,8 +182,12 @@ pub fn prepare(
     })
 }
 
-/// Trains a model on the table at `data` as `config` says.
+/// Trains a model on the table at `data` as `config` says; a folder of image data trains a
+/// convolutional network instead ([`crate::images`]).
 pub fn train(data: &Path, config: &Config, hooks: &mut TrainHooks) -> Result<TrainRun, KilnError> {
+    if kiln_data::is_image_data(data) {
+        return crate::images::train_images(data, config, hooks);
+    }
     config.validate().map_err(KilnError::Config)?;
     let (profile, anomalies) =
         crate::validation::check_training_data(data, config.seed, config.data.allow_anomalies)?;
@@ -234,7 +244,7 @@ pub fn train(data: &Path, config: &Config, hooks: &mut TrainHooks) -> Result<Tra
     let network = kiln_model::NetworkConfig {
         inputs: encoded.width,
         outputs,
-        shape: config.model.clone(),
+        body: kiln_model::Body::Tabular(config.model.clone()),
     };
     network.validate().map_err(KilnError::Config)?;
     let part = |rows: &[usize]| rows_of(&encoded, &y_all, rows);
@@ -270,7 +280,7 @@ pub fn train(data: &Path, config: &Config, hooks: &mut TrainHooks) -> Result<Tra
         on_epoch,
     );
     let device = Device::flex();
-    let score = |model: &kiln_model::TabularNet, x: &[f32], y: &[f32]| {
+    let score = |model: &kiln_model::Network, x: &[f32], y: &[f32]| {
         let out = kiln_train::predict(
             model,
             Matrix::new(x, y.len(), encoded.width),

@@ -126,17 +126,7 @@ pub fn train_report(m: &Manifest) -> Report {
     sections.push(Section::KeyValues {
         title: "Model and training".into(),
         rows: vec![
-            (
-                "network".into(),
-                format!(
-                    "{} hidden layers of {}, {:?}, dropout {}, {} ensemble members",
-                    m.network.shape.depth,
-                    m.network.shape.width,
-                    m.network.shape.activation,
-                    m.network.shape.dropout,
-                    m.network.shape.ensemble
-                ),
-            ),
+            ("network".into(), m.network.describe()),
             (
                 "optimiser".into(),
                 format!(

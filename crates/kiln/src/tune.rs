@@ -194,6 +194,9 @@ fn to_trial(t: &TrialRecord) -> Trial {
 }
 
 /// Trials that count toward the budget: finished well, or running.
+/// A worker gives up after this many of its trials fail one after another.
+const MAX_FAILURES_IN_A_ROW: usize = 5;
+
 fn counted(trials: &[TrialRecord]) -> usize {
     trials
         .iter()
@@ -242,6 +245,7 @@ pub fn run_worker(spec: &StudySpec) -> Result<WorkerSummary, KilnError> {
     };
 
     let result = (|| -> Result<(), KilnError> {
+        let mut failures_in_a_row = 0;
         loop {
             if spec.stop.load(Ordering::Relaxed)
                 || (tune.timeout_seconds > 0.0
@@ -305,6 +309,7 @@ pub fn run_worker(spec: &StudySpec) -> Result<WorkerSummary, KilnError> {
                     } else {
                         Stored::Complete
                     };
+                    failures_in_a_row = 0;
                     if rt.block_on(store.finish(claimed.id, state, Some(value)))? {
                         if pruned {
                             summary.pruned += 1;
@@ -316,7 +321,15 @@ pub fn run_worker(spec: &StudySpec) -> Result<WorkerSummary, KilnError> {
                 Err(e) => {
                     rt.block_on(store.finish(claimed.id, Stored::Failed, None))?;
                     summary.failed += 1;
+                    failures_in_a_row += 1;
                     eprintln!("trial {} failed: {e}", claimed.number);
+                    // A config error fails every trial alike, and failed trials do not count
+                    // towards the budget: stop rather than fail forever.
+                    if matches!(e, KilnError::Config(_))
+                        || failures_in_a_row >= MAX_FAILURES_IN_A_ROW
+                    {
+                        return Err(e);
+                    }
                 }
             }
         }
@@ -401,7 +414,7 @@ fn evaluate(
                 Objective::Classification { classes } => classes,
                 Objective::Regression { .. } => 1,
             },
-            shape: config.model.clone(),
+            body: kiln_model::Body::Tabular(config.model.clone()),
         };
         network.validate().map_err(KilnError::Config)?;
         let stop = AtomicBool::new(false);
@@ -528,6 +541,19 @@ mod tests {
         params.insert("nonsense".into(), serde_json::json!(1));
         let err = apply(&Config::default(), &params).unwrap_err().to_string();
         assert!(err.contains("nonsense"), "{err}");
+    }
+
+    #[test]
+    fn every_default_parameter_names_one_config_key() {
+        let space = Space::default_for_tabular();
+        let params = kiln_tune::sampler::by_name("random").unwrap().sample(
+            &space,
+            &[],
+            Direction::Minimize,
+            1,
+        );
+        assert_eq!(params.len(), space.params.len());
+        apply(&Config::default(), &params).unwrap();
     }
 
     #[test]

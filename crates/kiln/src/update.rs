@@ -214,7 +214,7 @@ pub fn update(
         &mut |_| {},
     );
     let cpu = Device::flex();
-    let evaluate = |model: &kiln_model::TabularNet, x: &[f32], y: &[f32]| -> Metrics {
+    let evaluate = |model: &kiln_model::Network, x: &[f32], y: &[f32]| -> Metrics {
         let out = kiln_train::predict(model, Matrix::new(x, y.len(), width), &m.objective, &cpu);
         score(&out, y, &m.objective).0
     };

@@ -406,7 +406,10 @@ fn profile(o: &Options) {
             .try_into_vec::<f32>()
             .unwrap()
     });
-    let (k, width) = (m.network.shape.ensemble, m.network.shape.width);
+    let kiln_model::Body::Tabular(shape) = &m.network.body else {
+        panic!("the SHAP benchmark trains a tabular model");
+    };
+    let (k, width) = (shape.ensemble, shape.width);
     let values: Vec<f32> = (0..batch * k * width)
         .map(|i| ((i * 7919) % 1000) as f32 / 1000.0)
         .collect();
@@ -437,7 +440,7 @@ fn profile(o: &Options) {
             .unwrap()
     });
     // Multiply-adds per row of the network (the members' hidden layers dominate).
-    let depth = m.network.shape.depth;
+    let depth = shape.depth;
     let macs =
         (s.width * width + k * (depth - 1) * width * width + k * width * m.network.outputs) as f64;
     let gflops = |rows: f64, seconds: f64| 2.0 * macs * rows / seconds / 1e9;

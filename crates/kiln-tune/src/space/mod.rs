@@ -381,7 +381,8 @@ impl Space {
             params: vec![
                 Param::new("learning_rate", Distribution::float(1e-4, 1e-2, true)),
                 Param::new("weight_decay", Distribution::float(1e-6, 1e-3, true)),
-                Param::new("dropout", Distribution::float(0.0, 0.5, false)),
+                // `dropout` alone would also name the image network's.
+                Param::new("model.dropout", Distribution::float(0.0, 0.5, false)),
                 Param::new("width", Distribution::int(64, 1024, true)),
                 Param::new("depth", Distribution::int(1, 6, false)),
                 Param::new("batch_size", Distribution::categorical([64, 128, 256, 512])),

@@ -1,0 +1,260 @@
+//! The image network: stages of 3×3 convolutions, each followed by batch norm and ReLU, each
+//! stage ending in 2×2 max pooling; then a fully connected hidden layer with dropout and the
+//! output layer. Inputs arrive as rows of `channels × height × width` values (channel-major, as
+//! an image tensor is laid out), so images travel through Kiln as any other rows do.
+
+use crate::tabular::uniform;
+use burn::nn::conv::Conv2d;
+use burn::nn::{BatchNorm, BatchNormConfig, Linear, PaddingConfig2d};
+use burn::prelude::*;
+use burn::tensor::activation::relu;
+use burn::tensor::module::max_pool2d;
+use burn::tensor::ops::MaxPoolOptions;
+use rand::RngCore;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+/// The size of the images a network reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageShape {
+    /// Colour channels: 1 for grey, 3 for RGB.
+    pub channels: usize,
+    /// Rows of pixels.
+    pub height: usize,
+    /// Columns of pixels.
+    pub width: usize,
+}
+
+impl ImageShape {
+    /// Values per image.
+    pub fn len(&self) -> usize {
+        self.channels * self.height * self.width
+    }
+
+    /// Whether an image of this shape has no pixels.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// How raw pixel values are standardised inside the network, so that it reads pixels as they
+/// are (0-255) wherever it runs.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct PixelScale {
+    /// Mean pixel value of the training images.
+    pub mean: f64,
+    /// Standard deviation of the training images' pixel values.
+    pub std: f64,
+}
+
+/// The convolutional layers and head of an image network: the `[image]` section of a Kiln
+/// config.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConvShape {
+    /// Output channels of each stage; each stage halves the image's height and width.
+    pub stages: Vec<usize>,
+    /// 3×3 convolutions per stage.
+    pub convs_per_stage: usize,
+    /// Units of the fully connected hidden layer (0: none, the output layer reads the pooled
+    /// features directly).
+    pub hidden: usize,
+    /// Dropout probability before each fully connected layer.
+    pub dropout: f64,
+}
+
+impl Default for ConvShape {
+    fn default() -> Self {
+        Self {
+            stages: vec![32, 64],
+            convs_per_stage: 1,
+            hidden: 128,
+            dropout: 0.3,
+        }
+    }
+}
+
+impl ConvShape {
+    /// Checks the shape is buildable, naming the offending config key.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.stages.is_empty() || self.stages.contains(&0) || self.convs_per_stage == 0 {
+            return Err(
+                "image.stages needs at least one non-zero channel count and image.convs_per_stage at least 1"
+                    .into(),
+            );
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            return Err(format!(
+                "image.dropout must be in [0, 1), not {}",
+                self.dropout
+            ));
+        }
+        Ok(())
+    }
+
+    /// Checks images of size `image` survive every pooling stage.
+    pub fn fits(&self, image: &ImageShape) -> Result<(), String> {
+        let shrink = 1usize << self.stages.len();
+        if image.is_empty() || image.height < shrink || image.width < shrink {
+            return Err(format!(
+                "{} pooling stages need images of at least {shrink}×{shrink} pixels, not {}×{}; use fewer image.stages",
+                self.stages.len(),
+                image.height,
+                image.width
+            ));
+        }
+        Ok(())
+    }
+
+    /// Values per image after the last stage.
+    fn features(&self, image: &ImageShape) -> usize {
+        let shrink = 1usize << self.stages.len();
+        self.stages.last().copied().unwrap_or(0) * (image.height / shrink) * (image.width / shrink)
+    }
+
+    /// Builds a freshly initialised network for `image` with `outputs` outputs, every weight
+    /// drawn on the host from `rng`.
+    pub(crate) fn init(
+        &self,
+        image: ImageShape,
+        scale: PixelScale,
+        outputs: usize,
+        rng: &mut ChaCha8Rng,
+        device: &Device,
+    ) -> ConvNet {
+        let mut convs = Vec::new();
+        let mut channels = image.channels;
+        for &out in &self.stages {
+            for _ in 0..self.convs_per_stage {
+                convs.push(ConvBlock::init(channels, out, rng, device));
+                channels = out;
+            }
+        }
+        let features = self.features(&image);
+        let linear = |rng: &mut ChaCha8Rng, inputs: usize, outputs: usize| Linear {
+            weight: uniform(rng, [inputs, outputs], inputs, device),
+            bias: Some(uniform(rng, [outputs], inputs, device)),
+        };
+        let (hidden, head) = if self.hidden > 0 {
+            (
+                Some(linear(rng, features, self.hidden)),
+                linear(rng, self.hidden, outputs),
+            )
+        } else {
+            (None, linear(rng, features, outputs))
+        };
+        ConvNet {
+            convs,
+            hidden,
+            head,
+            convs_per_stage: self.convs_per_stage,
+            image: [image.channels, image.height, image.width],
+            dropout: self.dropout,
+            mean: scale.mean,
+            std: if scale.std > 0.0 { scale.std } else { 1.0 },
+        }
+    }
+}
+
+/// A 3×3 convolution (padded to keep the size, no bias: batch norm supplies it), batch norm.
+#[derive(Module, Debug)]
+pub struct ConvBlock {
+    conv: Conv2d,
+    norm: BatchNorm,
+}
+
+impl ConvBlock {
+    fn init(inputs: usize, outputs: usize, rng: &mut ChaCha8Rng, device: &Device) -> Self {
+        let fan_in = inputs * 9;
+        Self {
+            conv: Conv2d {
+                weight: uniform(rng, [outputs, inputs, 3, 3], fan_in, device),
+                bias: None,
+                stride: [1, 1],
+                kernel_size: [3, 3],
+                dilation: [1, 1],
+                groups: 1,
+                padding: PaddingConfig2d::Explicit(1, 1, 1, 1),
+            },
+            norm: BatchNormConfig::new(outputs).init(device),
+        }
+    }
+
+    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        relu(self.norm.forward(self.conv.forward(x)))
+    }
+}
+
+/// The image network; see the module docs.
+#[derive(Module, Debug)]
+pub struct ConvNet {
+    convs: Vec<ConvBlock>,
+    hidden: Option<Linear>,
+    head: Linear,
+    convs_per_stage: usize,
+    image: [usize; 3],
+    dropout: f64,
+    mean: f64,
+    std: f64,
+}
+
+impl ConvNet {
+    /// Outputs `[batch, 1, outputs]` for rows of image values, without dropout.
+    pub fn forward(&self, x: Tensor<2>) -> Tensor<3> {
+        self.run(x, None)
+    }
+
+    /// Outputs with dropout, its masks drawn from `noise`: for training.
+    pub fn forward_train(&self, x: Tensor<2>, noise: &mut ChaCha8Rng) -> Tensor<3> {
+        self.run(x, Some(noise))
+    }
+
+    fn run(&self, x: Tensor<2>, mut noise: Option<&mut ChaCha8Rng>) -> Tensor<3> {
+        let [batch, _] = x.dims();
+        let [c, h, w] = self.image;
+        let x = x.sub_scalar(self.mean).div_scalar(self.std);
+        let mut x: Tensor<4> = x.reshape([batch, c, h, w]);
+        for (i, block) in self.convs.iter().enumerate() {
+            x = block.forward(x);
+            if (i + 1) % self.convs_per_stage == 0 {
+                x = max_pool2d(x, MaxPoolOptions::new([2, 2]).with_stride([2, 2]));
+            }
+        }
+        let features = x.dims()[1..].iter().product::<usize>();
+        let mut x: Tensor<2> = x.reshape([batch, features]);
+        if let Some(hidden) = &self.hidden {
+            x = relu(hidden.forward(dropout(x, self.dropout, noise.as_deref_mut())));
+        }
+        let out = self.head.forward(dropout(x, self.dropout, noise));
+        let outputs = out.dims()[1];
+        out.reshape([batch, 1, outputs])
+    }
+}
+
+/// Inverted dropout with a mask drawn from `noise` (none, or `p` = 0: identity). Drawing masks
+/// on the CPU with ChaCha8 is several times faster than the backend's Bernoulli sampling, and
+/// keeps training deterministic under Kiln's own seed.
+pub(crate) fn dropout<const D: usize>(
+    x: Tensor<D>,
+    p: f64,
+    noise: Option<&mut ChaCha8Rng>,
+) -> Tensor<D> {
+    let Some(rng) = noise.filter(|_| p > 0.0) else {
+        return x;
+    };
+    let dims = x.dims();
+    let n: usize = dims.iter().product();
+    let threshold = (p * f64::from(u32::MAX)) as u32;
+    let scale = (1.0 / (1.0 - p)) as f32;
+    let mask: Vec<f32> = (0..n)
+        .map(|_| {
+            if rng.next_u32() > threshold {
+                scale
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    let mask = Tensor::<D>::from_data(TensorData::new(mask, dims), &x.device());
+    x * mask
+}

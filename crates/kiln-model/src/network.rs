@@ -1,0 +1,257 @@
+//! A network of either kind behind one type, so that training, prediction, explanations and
+//! bundles hold one thing whatever the data: an MLP ensemble for table rows, a convolutional
+//! network for images. Both read rows of values and give `[batch, members, outputs]`.
+
+use crate::conv::{ConvNet, ConvShape, ImageShape, PixelScale};
+use crate::tabular::{NetworkShape, TabularNet};
+use burn::prelude::*;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+/// A whole network: its inputs, outputs and the layers between.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NetworkConfig {
+    /// Inputs per row (after preprocessing; for images, channels × height × width).
+    pub inputs: usize,
+    /// Outputs per row: classes, or 1 for regression.
+    pub outputs: usize,
+    /// The layers between.
+    #[serde(flatten)]
+    pub body: Body,
+}
+
+/// The layers between a network's inputs and outputs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Body {
+    /// Table rows: an MLP ensemble of this shape.
+    #[serde(rename = "shape")]
+    Tabular(NetworkShape),
+    /// Images of `image`'s size: a convolutional network of this shape.
+    #[serde(rename = "conv")]
+    Conv {
+        /// The size of the images.
+        image: ImageShape,
+        /// The convolutional stages and head.
+        shape: ConvShape,
+        /// How the network standardises the pixels it reads.
+        scale: PixelScale,
+    },
+}
+
+impl NetworkConfig {
+    /// Checks the network is buildable, naming the offending field.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.inputs == 0 || self.outputs == 0 {
+            return Err("the network needs at least one input and one output".into());
+        }
+        match &self.body {
+            Body::Tabular(shape) => shape.validate(),
+            Body::Conv { image, shape, .. } => {
+                if image.len() != self.inputs {
+                    return Err(format!(
+                        "the network reads {} values per row, but {}×{}×{} images have {}",
+                        self.inputs,
+                        image.channels,
+                        image.height,
+                        image.width,
+                        image.len()
+                    ));
+                }
+                shape.validate()?;
+                shape.fits(image)
+            }
+        }
+    }
+
+    /// Builds a freshly initialised network on `device`, every weight drawn on the host from
+    /// `seed`, so the same seed gives the same network whatever else runs in the process.
+    pub fn init(&self, device: &Device, seed: u64) -> Network {
+        let rng = &mut ChaCha8Rng::seed_from_u64(seed);
+        match &self.body {
+            Body::Tabular(shape) => {
+                Network::Tabular(shape.init(self.inputs, self.outputs, rng, device))
+            }
+            Body::Conv {
+                image,
+                shape,
+                scale,
+            } => Network::Conv(shape.init(*image, *scale, self.outputs, rng, device)),
+        }
+    }
+
+    /// The layers in a few words, for summaries and reports.
+    pub fn describe(&self) -> String {
+        match &self.body {
+            Body::Tabular(s) => format!(
+                "MLP: {} inputs, {} hidden layers of {} ({:?}, dropout {}), ensemble of {}",
+                self.inputs, s.depth, s.width, s.activation, s.dropout, s.ensemble
+            ),
+            Body::Conv { image, shape, .. } => format!(
+                "CNN: {}×{}×{} images, stages of {} channels ({} 3×3 convolution{} with batch norm each, then 2×2 max pooling), hidden layer {}, dropout {}",
+                image.channels,
+                image.height,
+                image.width,
+                shape
+                    .stages
+                    .iter()
+                    .map(|c| c.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                shape.convs_per_stage,
+                if shape.convs_per_stage == 1 { "" } else { "s" },
+                shape.hidden,
+                shape.dropout
+            ),
+        }
+    }
+
+    /// The image size the network reads, when it reads images.
+    pub fn image(&self) -> Option<ImageShape> {
+        match &self.body {
+            Body::Conv { image, .. } => Some(*image),
+            Body::Tabular(_) => None,
+        }
+    }
+}
+
+/// A network of either kind; see the module docs.
+#[derive(Module, Debug)]
+pub enum Network {
+    /// An MLP ensemble over table rows.
+    Tabular(TabularNet),
+    /// A convolutional network over images.
+    Conv(ConvNet),
+}
+
+impl Network {
+    /// Per-member outputs `[batch, members, outputs]` (logits, or standardised values),
+    /// without dropout: for evaluation and prediction.
+    pub fn forward(&self, x: Tensor<2>) -> Tensor<3> {
+        match self {
+            Network::Tabular(net) => net.forward(x),
+            Network::Conv(net) => net.forward(x),
+        }
+    }
+
+    /// Per-member outputs with dropout, its masks drawn from `noise`: for training.
+    pub fn forward_train(&self, x: Tensor<2>, noise: &mut ChaCha8Rng) -> Tensor<3> {
+        match self {
+            Network::Tabular(net) => net.forward_train(x, noise),
+            Network::Conv(net) => net.forward_train(x, noise),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conv_config() -> NetworkConfig {
+        let image = ImageShape {
+            channels: 1,
+            height: 8,
+            width: 8,
+        };
+        NetworkConfig {
+            inputs: 64,
+            outputs: 3,
+            body: Body::Conv {
+                image,
+                shape: ConvShape {
+                    stages: vec![4, 8],
+                    convs_per_stage: 1,
+                    hidden: 16,
+                    dropout: 0.2,
+                },
+                scale: PixelScale {
+                    mean: 100.0,
+                    std: 50.0,
+                },
+            },
+        }
+    }
+
+    #[test]
+    fn conv_network_reads_rows_of_pixels() {
+        let device = Device::flex();
+        let config = conv_config();
+        config.validate().unwrap();
+        let net = config.init(&device, 1);
+        assert_eq!(
+            net.forward(Tensor::zeros([5, 64], &device)).dims(),
+            [5, 1, 3]
+        );
+        let same = config
+            .init(&device, 1)
+            .forward(Tensor::ones([2, 64], &device));
+        let again = net.forward(Tensor::ones([2, 64], &device));
+        assert_eq!(
+            same.into_data().try_to_vec::<f32>().unwrap(),
+            again.into_data().try_to_vec::<f32>().unwrap(),
+            "the same seed gives the same network"
+        );
+    }
+
+    #[test]
+    fn saved_weights_carry_the_batch_norm_statistics() {
+        use burn::store::{ModuleSnapshot, SafetensorsStore};
+        let config = conv_config();
+        let device = Device::flex();
+        let trained = config.init(&device.clone().autodiff(), 1);
+        let x = Tensor::<2>::random(
+            [16, 64],
+            burn::tensor::Distribution::Uniform(0.0, 255.0),
+            &device.clone().autodiff(),
+        );
+        // A training pass moves the running statistics away from their start.
+        let noise = &mut <ChaCha8Rng as SeedableRng>::seed_from_u64(0);
+        let _ = trained.forward_train(x.clone(), noise);
+        let trained = trained.valid();
+        let mut store = SafetensorsStore::from_bytes(None);
+        trained.save_into(&mut store).unwrap();
+        let mut loaded = config.init(&device, 2);
+        loaded
+            .load_from(&mut SafetensorsStore::from_bytes(Some(
+                store.get_bytes().unwrap(),
+            )))
+            .unwrap();
+        let x = Tensor::<2>::from_data(x.into_data(), &device);
+        let out = |net: &Network| {
+            net.forward(x.clone())
+                .into_data()
+                .try_to_vec::<f32>()
+                .unwrap()
+        };
+        assert_eq!(out(&loaded), out(&trained));
+    }
+
+    #[test]
+    fn config_round_trips_and_keeps_the_tabular_field_name() {
+        let tabular = NetworkConfig {
+            inputs: 4,
+            outputs: 2,
+            body: Body::Tabular(NetworkShape::default()),
+        };
+        let json = serde_json::to_value(&tabular).unwrap();
+        assert!(json.get("shape").is_some(), "{json}");
+        for config in [tabular, conv_config()] {
+            let text = serde_json::to_string(&config).unwrap();
+            assert_eq!(
+                serde_json::from_str::<NetworkConfig>(&text).unwrap(),
+                config
+            );
+        }
+    }
+
+    #[test]
+    fn images_too_small_for_the_stages_are_refused() {
+        let mut config = conv_config();
+        if let Body::Conv { shape, .. } = &mut config.body {
+            shape.stages = vec![4, 4, 4, 4];
+        }
+        assert!(config.validate().unwrap_err().contains("stages"));
+        config.inputs = 63;
+        assert!(config.validate().unwrap_err().contains("64"));
+    }
+}
