@@ -451,7 +451,7 @@ fn tpe_samples_the_default_tabular_space() {
     let f = |p: &Params| {
         (num(p, "learning_rate").log10() + 2.5).powi(2)
             + (num(p, "width").log2() - 8.0).powi(2) * 0.1
-            + num(p, "dropout")
+            + num(p, "model.dropout")
     };
     let trials = study(&tpe, &space, 40, 2, f);
     for t in &trials {

@@ -242,7 +242,7 @@ fn the_tabular_default_is_valid_and_covers_an_mlp() {
     for name in [
         "learning_rate",
         "weight_decay",
-        "dropout",
+        "model.dropout",
         "width",
         "depth",
         "batch_size",
