@@ -48,9 +48,11 @@ impl From<TaskArg> for TaskChoice {
 /// Options of `kiln train`.
 #[derive(clap::Args)]
 pub struct TrainArgs {
-    /// The table (.csv, .tsv, .csv.gz or .parquet), or a folder of images (IDX files:
-    /// train-images-idx3-ubyte[.gz] and train-labels-idx1-ubyte[.gz], optionally t10k-… for
-    /// test), which trains a convolutional network.
+    /// The table (.csv, .tsv, .csv.gz or .parquet), or image data, which trains a
+    /// convolutional network: a folder with one sub-folder of image files per class (PNG, JPEG,
+    /// BMP, GIF, WebP; optionally under train/ with test/ beside it), a folder of IDX files
+    /// (train-images-idx3-ubyte[.gz] and train-labels-idx1-ubyte[.gz], optionally t10k-… for
+    /// test), or a table whose columns besides the target are pixel1 … pixelN.
     pub data: PathBuf,
     /// The column to predict (not needed for images).
     #[arg(long, short)]
@@ -244,8 +246,11 @@ fn print_evaluation(e: &Evaluation, bundle: &Bundle, data: &Path) {
 /// `kiln predict`.
 pub fn predict(model: &Path, data: &Path, out: Option<&Path>, json: bool) -> Result<(), KilnError> {
     let bundle = Bundle::load(model)?;
-    let table = read_table(data)?;
-    let p = kiln::predict(&bundle, &table)?;
+    let p = if kiln::images::is_image_input(data) {
+        kiln::images::predict_images(&bundle, data)?
+    } else {
+        kiln::predict(&bundle, &read_table(data)?)?
+    };
     for n in &p.notes {
         eprintln!("note: {n}");
     }

@@ -70,11 +70,13 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Predict every row of a table; writes a CSV of predictions and class probabilities.
+    /// Predict every row of a table, or every image file, with a model; writes a CSV of
+    /// predictions and class probabilities.
     Predict {
         /// The model bundle.
         model: PathBuf,
-        /// A table with the model's feature columns, in any order.
+        /// A table with the model's feature columns, in any order; for an image model, also an
+        /// image file or a folder of them (PNG, JPEG, BMP, GIF, WebP; sub-folders included).
         data: PathBuf,
         /// Write the CSV here instead of to stdout.
         #[arg(long, short)]

@@ -1,6 +1,8 @@
-//! `kiln train` on a folder of IDX image files: a convolutional network learns shapes it can
+//! `kiln train` on image data: a convolutional network learns shapes from IDX files that it can
 //! only tell apart by where bright pixels lie together, the bundle evaluates and predicts pixel
-//! rows from a CSV, the same seed gives the same model, and broken files are named.
+//! rows from a CSV, a table of pixel columns trains the same kind of network, the same seed
+//! gives the same model, and broken files are named; a class-folder tree of Fashion-MNIST PNG
+//! files trains with no options, and its model predicts image files.
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -110,6 +112,22 @@ fn a_cnn_learns_image_folders_and_its_bundle_takes_pixel_rows() {
         (loss(&evaluation) - loss(&first["test_metrics"])).abs() < 1e-9,
         "the pixel table scores as the IDX test files did: {evaluation} vs {first}"
     );
+    // A table of pixel columns trains a CNN too.
+    let o = kiln(
+        &[
+            "train", "test.csv", "--target", "label", "--config", "c.toml", "--out", "t.kiln",
+            "--json",
+        ],
+        d,
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let from_table: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let notes = from_table["notes"].to_string();
+    assert!(
+        notes.contains("CNN") && notes.contains("image table: 256 pixel columns read as 16×16"),
+        "{notes}"
+    );
+
     let mut bad = format!("label,{}\n0", header.join(","));
     for i in 0..SIDE * SIDE {
         bad.push_str(if i == 5 { ",300" } else { ",0" });
@@ -147,4 +165,87 @@ fn broken_image_files_are_named_with_what_to_do() {
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("labels-idx1-ubyte"), "{err}");
+}
+
+/// Writes `count` images of Fashion-MNIST class `label` from the bundled slice's `prefix` files
+/// as PNG files in `dir`, starting at the `skip`th image of that class.
+fn write_pngs(prefix: &str, label: usize, skip: usize, count: usize, dir: &Path) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets/fashion-mnist-small");
+    let set = kiln_data::image::read_idx_pair(
+        &root.join(format!("{prefix}-images-idx3-ubyte.gz")),
+        &root.join(format!("{prefix}-labels-idx1-ubyte.gz")),
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir).unwrap();
+    let wanted = (0..set.len()).filter(|&i| set.labels[i] == label);
+    for (n, i) in wanted.skip(skip).take(count).enumerate() {
+        image::GrayImage::from_raw(28, 28, set.image(i).to_vec())
+            .unwrap()
+            .save(dir.join(format!("{n:03}.png")))
+            .unwrap();
+    }
+}
+
+#[test]
+fn an_image_folder_tree_trains_with_no_options_and_its_model_predicts_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let root = d.join("clothes");
+    for (label, name) in [(1, "trouser"), (7, "sneaker"), (8, "bag")] {
+        write_pngs("train", label, 0, 100, &root.join("train").join(name));
+        write_pngs("t10k", label, 0, 30, &root.join("test").join(name));
+    }
+    // One truncated file, one file that is no image, one image of another size.
+    let good = std::fs::read(root.join("train/bag/000.png")).unwrap();
+    std::fs::write(root.join("train/bag/cut.png"), &good[..good.len() / 2]).unwrap();
+    std::fs::write(root.join("train/trouser/notes.txt"), "not an image").unwrap();
+    image::GrayImage::from_pixel(40, 30, image::Luma([0u8]))
+        .save(root.join("train/sneaker/big.png"))
+        .unwrap();
+
+    let o = kiln(&["train", "clothes", "--json"], d);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let run: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let accuracy = run["test_metrics"]["accuracy"].as_f64().unwrap();
+    assert!(accuracy > 0.85, "test accuracy {accuracy}: {run}");
+    let notes = run["notes"].to_string();
+    for expected in [
+        "3 classes of 28×28 images with 1 channel",
+        "own test files (90 images)",
+        "skipped 1 unreadable image file",
+        "cut.png",
+        "ignored 1 files that are not images",
+        "resized 1 images to 28×28",
+    ] {
+        assert!(notes.contains(expected), "{expected}: {notes}");
+    }
+
+    let o = kiln(&["predict", "clothes.kiln", "clothes/test", "--json"], d);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(rows.len(), 90);
+    let right = rows
+        .iter()
+        .filter(|r| {
+            let file = r["file"].as_str().unwrap();
+            file.contains(&format!("/{}/", r["label"].as_str().unwrap()))
+        })
+        .count();
+    assert!(
+        right as f64 / 90.0 > 0.85,
+        "{right} of 90 files predicted right"
+    );
+    let o = kiln(&["predict", "clothes.kiln", "clothes/test/bag/001.png"], d);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).starts_with("file,label,probability_bag"));
+    let o = kiln(&["predict", "clothes.kiln", "clothes/train/bag/cut.png"], d);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("cut.png"));
+
+    // An empty class folder is refused with what to do.
+    std::fs::create_dir_all(root.join("train/coat")).unwrap();
+    let o = kiln(&["train", "clothes"], d);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("class folder 'coat' has no images"), "{err}");
 }

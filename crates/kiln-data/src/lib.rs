@@ -12,7 +12,7 @@ pub mod table;
 pub mod task;
 
 pub use error::DataError;
-pub use image::{ImageData, ImageSet, is_image_data, read_image_data};
+pub use image::{ImageData, ImageOptions, ImageSet, decode_image, is_image_data, read_image_data};
 pub use infer::{ColumnKind, ColumnPlan, infer_columns};
 pub use preprocess::{Encoded, PreprocessOptions, Preprocessor};
 pub use read::{RawValue, classify, read_table};

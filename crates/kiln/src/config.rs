@@ -57,6 +57,8 @@ pub struct DataOptions {
     pub test_fraction: f64,
     /// Train even when the data has error-level anomalies (they are still reported).
     pub allow_anomalies: bool,
+    /// How image files are sized and coloured (`[data.images]`).
+    pub images: kiln_data::ImageOptions,
 }
 
 impl Default for DataOptions {
@@ -68,6 +70,7 @@ impl Default for DataOptions {
             valid_fraction: 0.16,
             test_fraction: 0.2,
             allow_anomalies: false,
+            images: kiln_data::ImageOptions::default(),
         }
     }
 }
@@ -105,6 +108,7 @@ impl Config {
                     .into(),
             );
         }
+        d.images.validate()?;
         self.model.validate()?;
         self.image.validate()?;
         let t = &self.train;

@@ -1,23 +1,30 @@
-//! Training on image data: a folder of IDX files becomes rows of raw pixel values
-//! (`pixel1` … `pixelN`, as Fashion-MNIST's CSV names them), a convolutional network learns
-//! them with augmentation, and the bundle is an ordinary one, so evaluation, prediction and
-//! serving take pixel rows as they take any table.
+//! Training on image data: a folder of IDX files or of class folders of image files becomes
+//! rows of raw pixel values (`pixel1` … `pixelN`, as Fashion-MNIST's CSV names them), as does
+//! a table of pixel columns; a convolutional network learns them with augmentation, and the
+//! bundle is an ordinary one, so evaluation, prediction and serving take pixel rows as they
+//! take any table.
 
 use crate::bundle::{Bundle, DataSummary, Manifest};
 use crate::config::Config;
 use crate::error::KilnError;
-use crate::pipeline::{TrainHooks, TrainRun, labelled_sample, score};
+use crate::pipeline::{Predictions, TrainHooks, TrainRun, labelled_sample, score};
 use burn::prelude::Device;
+use kiln_data::Cell;
+use kiln_data::image::{decode_image, is_image_file};
+use kiln_data::image::{images_from_table, pixel_columns_of};
 use kiln_data::infer::ColumnKind;
 use kiln_data::preprocess::{Feature, FeatureEncoder};
-use kiln_data::{Encoded, ImageSet, Preprocessor, Target, Task, read_image_data, split_indices};
+use kiln_data::{
+    Encoded, ImageData, ImageSet, Preprocessor, Target, Task, TaskChoice, infer_task,
+    read_image_data, split_indices,
+};
 use kiln_model::{Body, ImageShape, NetworkConfig, PixelScale};
-use kiln_train::{EpochReport, Matrix, Objective, diagnose, fit};
+use kiln_train::{Matrix, Objective, diagnose, fit};
+use rayon::prelude::*;
 use std::path::Path;
-use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
-/// The name of an image data set's label, as its bundle's target.
+/// The name of an image folder's label, as its bundle's target.
 const LABEL: &str = "label";
 /// Images per mini-batch unless the config says otherwise.
 const IMAGE_BATCH: usize = 128;
@@ -30,14 +37,96 @@ pub fn pixel_columns(len: usize) -> Vec<String> {
     (1..=len).map(|i| format!("pixel{i}")).collect()
 }
 
-/// Trains a convolutional network on the image data set in the folder `data`.
+/// Images ready to train on, with the names of the pixel columns a bundle will read.
+#[derive(Debug)]
+pub struct ImageInput {
+    /// The images, their classes and the reader's notes.
+    pub images: ImageData,
+    /// One input column name per pixel value, in pixel order.
+    pub columns: Vec<String>,
+    /// The name of the label column a bundle's tables carry.
+    pub target: String,
+}
+
+/// Trains a convolutional network on the image data set in the folder `data` (IDX files or
+/// class folders of image files).
 pub fn train_images(
     data: &Path,
     config: &Config,
     hooks: &mut TrainHooks,
 ) -> Result<TrainRun, KilnError> {
-    config.validate().map_err(KilnError::Config)?;
-    let images = read_image_data(data)?;
+    let images = read_image_data(data, &config.data.images)?;
+    let columns = pixel_columns(images.train.image_len());
+    let input = ImageInput {
+        images,
+        columns,
+        target: LABEL.into(),
+    };
+    train_on_images(data, input, config, hooks)
+}
+
+/// The images in the table at `data` when its columns, apart from the target and dropped
+/// ones, are all pixel columns (`pixel1` … `pixelN`) making a square image; `None` for any
+/// other table (or a file that is not a CSV table).
+pub fn read_pixel_table(data: &Path, config: &Config) -> Result<Option<ImageInput>, KilnError> {
+    let Some(target) = &config.data.target else {
+        return Ok(None);
+    };
+    let Ok(stream) = kiln_data::RecordStream::open(data) else {
+        return Ok(None);
+    };
+    let header = kiln_data::Table {
+        source: stream.file().to_string(),
+        columns: stream
+            .headers()
+            .iter()
+            .map(|name| kiln_data::Column {
+                name: name.clone(),
+                cells: Vec::new(),
+            })
+            .collect(),
+        lines: Vec::new(),
+    };
+    drop(stream);
+    if pixel_columns_of(&header, target, &config.data.drop).is_none() {
+        return Ok(None);
+    }
+    let table = kiln_data::read_table(data)?;
+    let Some((columns, shape)) = pixel_columns_of(&table, target, &config.data.drop) else {
+        return Ok(None);
+    };
+    let target = infer_task(&table, target, TaskChoice::Multiclass)?;
+    let images = images_from_table(&table, &columns, shape, &target)?;
+    Ok(Some(ImageInput {
+        images,
+        columns,
+        target: target.column,
+    }))
+}
+
+/// Rows of pixel values as an encoded table (pixels are their own encoding).
+fn encoded(values: Vec<f32>, width: usize) -> Encoded {
+    Encoded {
+        rows: values.len() / width.max(1),
+        values,
+        width,
+        ignored_columns: Vec::new(),
+        unseen_levels: Vec::new(),
+    }
+}
+
+/// Trains a convolutional network on `input`, read from `data`.
+pub fn train_on_images(
+    data: &Path,
+    input: ImageInput,
+    config: &Config,
+    hooks: &mut TrainHooks,
+) -> Result<TrainRun, KilnError> {
+    let ImageInput {
+        images,
+        columns,
+        target,
+    } = input;
     let shape = ImageShape {
         channels: images.train.channels,
         height: images.train.height,
@@ -52,10 +141,11 @@ pub fn train_images(
         shape.channels,
         if shape.channels == 1 { "" } else { "s" }
     )];
+    notes.extend(images.notes.iter().cloned());
     if classes < 2 {
         return Err(kiln_data::DataError::BadTarget {
             file: images.train.source.clone(),
-            column: LABEL.into(),
+            column: target.clone(),
             problem: "has a single class; at least two are needed to learn to tell them apart"
                 .into(),
         }
@@ -79,45 +169,20 @@ pub fn train_images(
         test_fraction,
         config.seed,
     );
-    let x_all = pixels(&images.train);
-    let y_all: Vec<f32> = images.train.labels.iter().map(|&l| l as f32).collect();
     let width = shape.len();
-    let encoded = Encoded {
-        values: x_all,
-        rows: images.train.len(),
-        width,
-        ignored_columns: Vec::new(),
-        unseen_levels: Vec::new(),
-    };
-    let part = |rows: &[usize]| crate::pipeline::rows_of(&encoded, &y_all, rows);
+    let y_all = labels(&images.train);
+    let all_images = encoded(pixels(&images.train), width);
+    let part = |rows: &[usize]| crate::pipeline::rows_of(&all_images, &y_all, rows);
     let (train_x, train_y) = part(&split.train);
     let (valid_x, valid_y) = part(&split.valid);
-    let (test_encoded, test_y, test_rows) = match &images.test {
-        Some(test) => {
-            let y: Vec<f32> = test.labels.iter().map(|&l| l as f32).collect();
-            let encoded = Encoded {
-                values: pixels(test),
-                rows: test.len(),
-                width,
-                ignored_columns: Vec::new(),
-                unseen_levels: Vec::new(),
-            };
-            let rows: Vec<usize> = (0..test.len()).collect();
-            (encoded, y, rows)
-        }
+    let (test_images, test_y) = match &images.test {
+        Some(test) => (encoded(pixels(test), width), labels(test)),
         None => {
             let (x, y) = part(&split.test);
-            let n = y.len();
-            let encoded = Encoded {
-                values: x,
-                rows: n,
-                width,
-                ignored_columns: Vec::new(),
-                unseen_levels: Vec::new(),
-            };
-            (encoded, y, (0..n).collect())
+            (encoded(x, width), y)
         }
     };
+    let test_rows: Vec<usize> = (0..test_y.len()).collect();
     let scale = pixel_scale(&train_x);
     let network = NetworkConfig {
         inputs: width,
@@ -139,13 +204,6 @@ pub fn train_images(
     if options.epochs == 0 {
         options.epochs = IMAGE_EPOCHS;
     }
-    let never = AtomicBool::new(false);
-    let stop = hooks.stop.unwrap_or(&never);
-    let mut ignore = |_: &EpochReport| {};
-    let on_epoch: &mut dyn FnMut(&EpochReport) = match hooks.on_epoch.as_mut() {
-        Some(f) => *f,
-        None => &mut ignore,
-    };
     let train_device = config.train.device.device().map_err(KilnError::Config)?;
     let started = Instant::now();
     let (vx, vy) = if split.valid.is_empty() {
@@ -161,8 +219,8 @@ pub fn train_images(
         &options,
         config.seed,
         &train_device,
-        stop,
-        on_epoch,
+        hooks.stop_flag(),
+        &mut |report| hooks.observe(report),
     );
     let train_seconds = started.elapsed().as_secs_f64();
     notes.push(format!(
@@ -187,8 +245,7 @@ pub fn train_images(
         score(&out, y, &objective)
     };
     let (valid_metrics, _) = evaluate(vx, vy);
-    let (test_metrics, confusion) = evaluate(&test_encoded.values, &test_y);
-    let columns = pixel_columns(width);
+    let (test_metrics, confusion) = evaluate(&test_images.values, &test_y);
     let preprocessor = Preprocessor {
         features: columns
             .iter()
@@ -199,14 +256,14 @@ pub fn train_images(
             })
             .collect(),
         dropped: Vec::new(),
-        target: LABEL.into(),
+        target: target.clone(),
     };
     let manifest = Manifest {
         kiln_version: crate::VERSION.to_string(),
         config: config.clone(),
         seed: config.seed,
         target: Target {
-            column: LABEL.into(),
+            column: target,
             task: Task::Multiclass,
             classes: images.classes.clone(),
             reason: "image data: one class per label".into(),
@@ -233,9 +290,14 @@ pub fn train_images(
         notes,
         profile: None,
         background: None,
-        replay: Some(labelled_sample(&encoded, &y_all, &split.train, config.seed)),
+        replay: Some(labelled_sample(
+            &all_images,
+            &y_all,
+            &split.train,
+            config.seed,
+        )),
         holdout: Some(labelled_sample(
-            &test_encoded,
+            &test_images,
             &test_y,
             &test_rows,
             config.seed,
@@ -248,6 +310,11 @@ pub fn train_images(
             model: outcome.model,
         },
     })
+}
+
+/// Each image's label as a float, as training takes targets.
+fn labels(set: &ImageSet) -> Vec<f32> {
+    set.labels.iter().map(|&l| l as f32).collect()
 }
 
 /// The pixels of every image as floats, image after image.
@@ -268,4 +335,85 @@ fn pixel_scale(values: &[f32]) -> PixelScale {
         mean,
         std: var.sqrt().max(1e-6),
     }
+}
+
+/// The image files at `path`: the file itself, or every image file under the folder (sorted,
+/// sub-folders included).
+fn image_files(path: &Path) -> Result<Vec<std::path::PathBuf>, KilnError> {
+    if !path.is_dir() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let mut files = Vec::new();
+    let mut folders = vec![path.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        let entries = std::fs::read_dir(&folder).map_err(|e| kiln_data::DataError::Io {
+            file: folder.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        for entry in entries.filter_map(Result::ok) {
+            let p = entry.path();
+            if p.is_dir() {
+                folders.push(p);
+            } else if is_image_file(&p) {
+                files.push(p);
+            }
+        }
+    }
+    files.sort();
+    if files.is_empty() {
+        return Err(KilnError::Config(format!(
+            "'{}' holds no image files ({}); pass an image file, a folder of them, or a table",
+            path.display(),
+            kiln_data::image::IMAGE_EXTENSIONS.join(", ")
+        )));
+    }
+    Ok(files)
+}
+
+/// Whether `path` is an image file or a folder Kiln reads image files from for prediction.
+pub fn is_image_input(path: &Path) -> bool {
+    path.is_dir() || is_image_file(path)
+}
+
+/// Predicts the class of each image file at `path` (a file or a folder of them) with an image
+/// model; each file is converted to the model's channels and resized to its input size. The
+/// first column names the file.
+pub fn predict_images(bundle: &Bundle, path: &Path) -> Result<Predictions, KilnError> {
+    let m = &bundle.manifest;
+    let Some(shape) = m.network.image() else {
+        return Err(KilnError::Config(format!(
+            "'{}' holds images, but this model was trained on a table; pass a table with its columns",
+            path.display()
+        )));
+    };
+    let files = image_files(path)?;
+    let decoded: Vec<Result<Vec<u8>, kiln_data::DataError>> = files
+        .par_iter()
+        .map(|f| decode_image(f, shape.channels, shape.height, shape.width))
+        .collect();
+    let mut columns: Vec<kiln_data::Column> = m
+        .preprocessor
+        .features
+        .iter()
+        .map(|f| kiln_data::Column {
+            name: f.column.clone(),
+            cells: Vec::with_capacity(files.len()),
+        })
+        .collect();
+    for image in decoded {
+        for (column, &p) in columns.iter_mut().zip(&image?) {
+            column.cells.push(Cell::Num(f64::from(p)));
+        }
+    }
+    let table = kiln_data::Table {
+        source: path.display().to_string(),
+        columns,
+        lines: Vec::new(),
+    };
+    let mut p = crate::pipeline::predict(bundle, &table)?;
+    p.header.insert(0, "file".into());
+    for (row, file) in p.rows.iter_mut().zip(&files) {
+        row.insert(0, file.display().to_string());
+    }
+    Ok(p)
 }

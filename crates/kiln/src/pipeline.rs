@@ -25,6 +25,23 @@ pub struct TrainHooks<'a> {
     pub on_epoch: Option<EpochObserver<'a>>,
 }
 
+/// The stop flag of runs given none: never set.
+static NEVER: AtomicBool = AtomicBool::new(false);
+
+impl<'a> TrainHooks<'a> {
+    /// The flag that asks training to stop (one that is never set when none was given).
+    pub fn stop_flag(&self) -> &'a AtomicBool {
+        self.stop.unwrap_or(&NEVER)
+    }
+
+    /// Tells the epoch observer, if any, about an epoch.
+    pub fn observe(&mut self, report: &EpochReport) {
+        if let Some(f) = self.on_epoch.as_mut() {
+            f(report);
+        }
+    }
+}
+
 /// Training rows kept in a bundle for explanations, at most.
 const BACKGROUND_ROWS: usize = 512;
 
@@ -185,10 +202,13 @@ pub fn prepare(
 /// Trains a model on the table at `data` as `config` says; a folder of image data trains a
 /// convolutional network instead ([`crate::images`]).
 pub fn train(data: &Path, config: &Config, hooks: &mut TrainHooks) -> Result<TrainRun, KilnError> {
+    config.validate().map_err(KilnError::Config)?;
     if kiln_data::is_image_data(data) {
         return crate::images::train_images(data, config, hooks);
     }
-    config.validate().map_err(KilnError::Config)?;
+    if let Some(input) = crate::images::read_pixel_table(data, config)? {
+        return crate::images::train_on_images(data, input, config, hooks);
+    }
     let (profile, anomalies) =
         crate::validation::check_training_data(data, config.seed, config.data.allow_anomalies)?;
     let Prepared {
@@ -256,13 +276,7 @@ pub fn train(data: &Path, config: &Config, hooks: &mut TrainHooks) -> Result<Tra
     } else {
         (&valid_x, &valid_y)
     };
-    let never = AtomicBool::new(false);
-    let stop = hooks.stop.unwrap_or(&never);
-    let mut ignore = |_: &EpochReport| {};
-    let on_epoch: &mut dyn FnMut(&EpochReport) = match hooks.on_epoch.as_mut() {
-        Some(f) => *f,
-        None => &mut ignore,
-    };
+    let stop = hooks.stop_flag();
     let train_device = config.train.device.device().map_err(KilnError::Config)?;
     let started = Instant::now();
     let outcome = fit(
@@ -277,7 +291,7 @@ pub fn train(data: &Path, config: &Config, hooks: &mut TrainHooks) -> Result<Tra
         config.seed,
         &train_device,
         stop,
-        on_epoch,
+        &mut |report| hooks.observe(report),
     );
     let device = Device::flex();
     let score = |model: &kiln_model::Network, x: &[f32], y: &[f32]| {

@@ -1,60 +1,10 @@
-//! Image data sets: IDX files (MNIST, Fashion-MNIST; gzipped or not) read into dense pixel
-//! arrays, and the folder layouts Kiln recognises as image data.
+//! IDX files (MNIST, Fashion-MNIST; gzipped or not): a training pair of images and labels,
+//! an optional test pair, and an optional `classes.txt`.
 
+use super::{ImageData, ImageSet};
 use crate::DataError;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-
-/// Labelled images of one size, pixels as bytes, image after image, channel-major.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ImageSet {
-    /// Where the images came from, for messages.
-    pub source: String,
-    /// Colour channels.
-    pub channels: usize,
-    /// Rows of pixels.
-    pub height: usize,
-    /// Columns of pixels.
-    pub width: usize,
-    /// `len() × channels × height × width` pixel values, 0 (black) to 255.
-    pub pixels: Vec<u8>,
-    /// Each image's class index into the data set's class names.
-    pub labels: Vec<usize>,
-}
-
-impl ImageSet {
-    /// Number of images.
-    pub fn len(&self) -> usize {
-        self.labels.len()
-    }
-
-    /// Whether there are no images.
-    pub fn is_empty(&self) -> bool {
-        self.labels.is_empty()
-    }
-
-    /// Values per image.
-    pub fn image_len(&self) -> usize {
-        self.channels * self.height * self.width
-    }
-
-    /// The pixels of image `i`.
-    pub fn image(&self, i: usize) -> &[u8] {
-        let n = self.image_len();
-        &self.pixels[i * n..(i + 1) * n]
-    }
-}
-
-/// An image data set as found on disk: training images, optional test images, class names.
-#[derive(Debug, Clone)]
-pub struct ImageData {
-    /// Images to train (and validate) on.
-    pub train: ImageSet,
-    /// Images kept for the final test, when the data set has its own test files.
-    pub test: Option<ImageSet>,
-    /// Class names, indexed by label.
-    pub classes: Vec<String>,
-}
 
 /// The IDX file pairs of a folder: (images, labels) for training and, if present, for test.
 struct IdxFiles {
@@ -62,28 +12,15 @@ struct IdxFiles {
     test: Option<(PathBuf, PathBuf)>,
 }
 
-/// Whether `path` is a folder holding image data (IDX files), which Kiln trains on with a
-/// convolutional network; [`read_image_data`] says what is wrong with it, if anything.
-pub fn is_image_data(path: &Path) -> bool {
-    let Ok(entries) = std::fs::read_dir(path) else {
-        return false;
+/// Reads the IDX data set in the folder `dir`, `None` if it has no training pair: files named
+/// `PREFIX-images-idx3-ubyte` and `PREFIX-labels-idx1-ubyte` (optionally `.gz`), where the
+/// prefix `train` marks the training images and `t10k` or `test` the test images. A
+/// `classes.txt` beside them names the classes, one per line in label order; without it the
+/// labels are the names.
+pub(super) fn read_idx_data(dir: &Path) -> Result<Option<ImageData>, DataError> {
+    let Some(files) = find_idx(dir)? else {
+        return Ok(None);
     };
-    entries.filter_map(Result::ok).any(|e| {
-        let name = e.file_name().to_string_lossy().to_string();
-        name.contains("-idx") && name.contains("-ubyte")
-    })
-}
-
-/// Reads the image data set in the folder `dir`: IDX files named `PREFIX-images-idx3-ubyte`
-/// and `PREFIX-labels-idx1-ubyte` (optionally `.gz`), where the prefix `train` marks the
-/// training images and `t10k` or `test` the test images. A `classes.txt` beside them names
-/// the classes, one per line in label order; without it the labels are the names.
-pub fn read_image_data(dir: &Path) -> Result<ImageData, DataError> {
-    let files = find_idx(dir)?.ok_or_else(|| DataError::Malformed {
-        file: dir.display().to_string(),
-        format: "image data".into(),
-        reason: "no IDX files found; expected train-images-idx3-ubyte[.gz] and train-labels-idx1-ubyte[.gz] (optionally t10k-… for test)".into(),
-    })?;
     let train = read_idx_pair(&files.train.0, &files.train.1)?;
     let test = match &files.test {
         Some((images, labels)) => {
@@ -139,11 +76,17 @@ pub fn read_image_data(dir: &Path) -> Result<ImageData, DataError> {
     } else {
         (0..classes).map(|c| c.to_string()).collect()
     };
-    Ok(ImageData {
+    Ok(Some(ImageData {
         train,
         test,
         classes,
-    })
+        notes: Vec::new(),
+    }))
+}
+
+/// Whether `name` is the name of an IDX file.
+pub(super) fn is_idx_name(name: &str) -> bool {
+    name.contains("-idx") && name.contains("-ubyte")
 }
 
 /// Finds the IDX file pairs in `dir`; `None` if it has no training pair.
@@ -304,6 +247,7 @@ fn read_idx(path: &Path, rank: usize) -> Result<(Vec<usize>, Vec<u8>), DataError
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::image::{ImageOptions, is_image_data, read_image_data};
 
     fn idx(dims: &[u32], values: &[u8]) -> Vec<u8> {
         let mut out = vec![0, 0, 8, dims.len() as u8];
@@ -341,20 +285,27 @@ mod tests {
         .unwrap();
         std::fs::write(dir.path().join("t10k-labels-idx1-ubyte"), idx(&[1], &[0])).unwrap();
         assert!(is_image_data(dir.path()));
-        let data = read_image_data(dir.path()).unwrap();
+        let data = read_image_data(dir.path(), &ImageOptions::default()).unwrap();
         assert_eq!((data.train.height, data.train.width), (3, 4));
         assert_eq!(data.train.labels, vec![1, 4]);
         assert_eq!(data.train.image(1), &pixels[12..]);
         assert_eq!(data.test.unwrap().labels, vec![0]);
         assert_eq!(data.classes.len(), 5);
         std::fs::write(dir.path().join("classes.txt"), "a\nb\nc\n").unwrap();
-        let err = read_image_data(dir.path()).unwrap_err().to_string();
+        let err = read_image_data(dir.path(), &ImageOptions::default())
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("names 3 classes") && err.contains("up to 4"),
             "{err}"
         );
         std::fs::write(dir.path().join("classes.txt"), "a\nb\nc\nd\ne\n").unwrap();
-        assert_eq!(read_image_data(dir.path()).unwrap().classes[4], "e");
+        assert_eq!(
+            read_image_data(dir.path(), &ImageOptions::default())
+                .unwrap()
+                .classes[4],
+            "e"
+        );
     }
 
     #[test]
@@ -364,17 +315,23 @@ mod tests {
         let labels = dir.path().join("train-labels-idx1-ubyte");
         std::fs::write(&images, idx(&[2, 3, 4], &[0; 20])).unwrap();
         std::fs::write(&labels, idx(&[2], &[0, 1])).unwrap();
-        let err = read_image_data(dir.path()).unwrap_err().to_string();
+        let err = read_image_data(dir.path(), &ImageOptions::default())
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("truncated") && err.contains("train-images"),
             "{err}"
         );
         std::fs::write(&images, idx(&[2, 3, 4], &[0; 24])).unwrap();
         std::fs::write(&labels, idx(&[3], &[0, 1, 2])).unwrap();
-        let err = read_image_data(dir.path()).unwrap_err().to_string();
+        let err = read_image_data(dir.path(), &ImageOptions::default())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("3 labels for the 2 images"), "{err}");
         std::fs::remove_file(&labels).unwrap();
-        let err = read_image_data(dir.path()).unwrap_err().to_string();
+        let err = read_image_data(dir.path(), &ImageOptions::default())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("labels-idx1-ubyte"), "{err}");
     }
 
@@ -384,6 +341,6 @@ mod tests {
         std::fs::write(dir.path().join("table.csv"), "a,b\n1,2\n").unwrap();
         assert!(!is_image_data(&dir.path().join("table.csv")));
         assert!(!is_image_data(dir.path()));
-        assert!(read_image_data(dir.path()).is_err());
+        assert!(read_image_data(dir.path(), &ImageOptions::default()).is_err());
     }
 }
