@@ -333,3 +333,67 @@ pub fn inspect(model: &Path, json: bool) -> Result<(), KilnError> {
     print_metrics(&m.test_metrics);
     Ok(())
 }
+
+/// Options of `kiln augment`.
+#[derive(clap::Args)]
+pub struct AugmentArgs {
+    /// Image data, as `kiln train` takes it: class folders of image files, IDX files, or a
+    /// table of pixel columns (with --target).
+    pub data: PathBuf,
+    /// Where to write the PNG grid: each row a training image followed by augmented copies.
+    #[arg(long)]
+    pub preview: PathBuf,
+    /// The label column of a table of pixel columns.
+    #[arg(long, short)]
+    pub target: Option<String>,
+    /// A TOML config whose [train.augment] section sets the transforms.
+    #[arg(long, short)]
+    pub config: Option<PathBuf>,
+    /// Seed of the transforms [default: 42].
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Images shown (rows of the grid), taking the classes in turn.
+    #[arg(long, default_value_t = 8)]
+    pub images: usize,
+    /// Augmented copies beside each image.
+    #[arg(long, default_value_t = 7)]
+    pub variants: usize,
+    /// Print what the grid shows as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `kiln augment`.
+pub fn augment(args: AugmentArgs) -> Result<(), KilnError> {
+    let mut config = match &args.config {
+        Some(path) => Config::from_file(path).map_err(KilnError::Config)?,
+        None => Config::default(),
+    };
+    if args.target.is_some() {
+        config.data.target = args.target;
+    }
+    if let Some(s) = args.seed {
+        config.seed = s;
+    }
+    if args.images == 0 {
+        return Err(KilnError::Config("--images must be at least 1".into()));
+    }
+    check_folder_exists(&args.preview)?;
+    let (png, preview) =
+        kiln::preview::augment_preview(&args.data, &config, args.images, args.variants)?;
+    kiln::atomic::write_atomic(&args.preview, &png)
+        .map_err(|e| KilnError::write(&args.preview, e))?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&preview).expect("json"));
+    } else {
+        println!(
+            "wrote {}: {} images ({}), each followed by {} augmented copies; {}",
+            args.preview.display(),
+            preview.classes.len(),
+            preview.classes.join(", "),
+            preview.variants,
+            preview.transforms
+        );
+    }
+    Ok(())
+}

@@ -250,6 +250,19 @@ pub fn run(out: &Path, json: bool) -> Result<(), KilnError> {
         },
         print,
     )?;
+    let preview_path = out.join("augment-preview.png");
+    let (png, preview) = kiln::preview::augment_preview(
+        &out.join("fashion-mnist-small"),
+        &kiln::Config::default(),
+        10,
+        7,
+    )?;
+    kiln::atomic::write_atomic(&preview_path, &png).map_err(|e| write_err(&preview_path, e))?;
+    say(&format!(
+        "what the network saw: {} draws one image of each class beside 7 augmented copies ({}; `kiln augment DATA --preview grid.png`)",
+        preview_path.display(),
+        preview.transforms
+    ));
     say(&format!(
         "\nopen {} for the learning curves, metrics and confusion matrix, {} for the image model's, {} for the explanations, {} for the tuning and {} for the monitoring.",
         trained.report.display(),
@@ -277,7 +290,7 @@ pub fn run(out: &Path, json: bool) -> Result<(), KilnError> {
                 "update": updated,
                 "registry": registry,
                 "images": {"model": cnn.model, "test_metrics": cnn.manifest.test_metrics,
-                    "notes": cnn.manifest.notes},
+                    "notes": cnn.manifest.notes, "augment_preview": preview_path},
             }))
             .expect("json")
         );

@@ -12,7 +12,7 @@ const DEFAULT_ROWS: usize = 100;
 const WATERFALLS: usize = 3;
 
 /// Explanation methods on the command line.
-#[derive(Clone, Copy, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum MethodArg {
     /// Exact Shapley values for up to 12 features, Kernel SHAP beyond.
     Auto,
@@ -26,6 +26,8 @@ pub enum MethodArg {
     Lime,
     /// Integrated gradients.
     Ig,
+    /// Plain gradients (saliency) of the predicted class's probability: image models only.
+    Gradient,
     /// Permutation importance (needs the target column).
     Importance,
 }
@@ -38,23 +40,122 @@ impl From<MethodArg> for Method {
             MethodArg::Kernel => Method::Kernel,
             MethodArg::Permutation => Method::Permutation,
             MethodArg::Lime => Method::Lime,
-            MethodArg::Ig => Method::Ig,
+            MethodArg::Ig | MethodArg::Gradient => Method::Ig,
             MethodArg::Importance => Method::Importance,
         }
     }
 }
+
+/// `kiln explain`: heat maps for an image model given image files, attributions per column
+/// otherwise.
+pub fn run(args: ExplainArgs, print: Print) -> Result<(), KilnError> {
+    if kiln::images::is_image_input(&args.data) {
+        return explain_images(args, print);
+    }
+    if args.method == MethodArg::Gradient {
+        return Err(KilnError::Config(
+            "--method gradient draws heat maps for an image model: pass image files; for a table use ig, kernel, exact, permutation, lime or importance".into(),
+        ));
+    }
+    explain(args, print).map(|_| ())
+}
+
+/// Heat maps over image files: a PNG with a row per image (image, heat map, overlay).
+fn explain_images(args: ExplainArgs, print: Print) -> Result<(), KilnError> {
+    use kiln::saliency::{IG_STEPS, Saliency};
+    let method = match args.method {
+        MethodArg::Auto | MethodArg::Ig => Saliency::IntegratedGradients,
+        MethodArg::Gradient => Saliency::Gradient,
+        other => {
+            return Err(KilnError::Config(format!(
+                "--method {} explains tables; for images use ig (integrated gradients, the default) or gradient",
+                clap::ValueEnum::to_possible_value(&other)
+                    .map_or_else(String::new, |v| v.get_name().to_string())
+            )));
+        }
+    };
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| args.model.with_extension("heatmaps.png"));
+    if !out
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("png"))
+    {
+        return Err(KilnError::Config(format!(
+            "--out '{}': heat maps are written as a PNG picture; give a name ending in .png",
+            out.display()
+        )));
+    }
+    check_folder_exists(&out)?;
+    let bundle = Bundle::load(&args.model)?;
+    let limit = match &args.rows {
+        Some(s) => s.parse::<usize>().map_err(|_| {
+            KilnError::Config(format!(
+                "--rows '{s}': for image files give how many to explain, such as 16"
+            ))
+        })?,
+        None => DEFAULT_IMAGES,
+    };
+    let steps = if args.samples > 0 {
+        args.samples
+    } else {
+        IG_STEPS
+    };
+    let started = std::time::Instant::now();
+    let (png, images) = kiln::saliency::explain_images(&bundle, &args.data, method, steps, limit)?;
+    let seconds = started.elapsed().as_secs_f64();
+    kiln::atomic::write_atomic(&out, &png).map_err(|e| KilnError::write(&out, e))?;
+    match print {
+        Print::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "method": method,
+                "picture": out,
+                "images": images,
+                "seconds": seconds,
+            }))
+            .expect("explanations serialise")
+        ),
+        Print::Text => {
+            println!(
+                "wrote {}: a row per image (the image, its heat map, the two laid over each other); red pixels raise the predicted class's probability{}",
+                out.display(),
+                if method == Saliency::Gradient {
+                    " most when changed (gradient size)"
+                } else {
+                    ", blue ones lower it (integrated gradients from a black image)"
+                }
+            );
+            for e in &images {
+                println!(
+                    "  row {:>2}  {}  {} (p = {:.3}; attributions sum to {:+.3})",
+                    e.row, e.file, e.class, e.probability, e.total
+                );
+            }
+            println!("{:.2} s", seconds);
+        }
+        Print::Nothing => {}
+    }
+    Ok(())
+}
+
+/// Image files explained when --rows does not say.
+const DEFAULT_IMAGES: usize = 16;
 
 /// Options of `kiln explain`.
 #[derive(clap::Args)]
 pub struct ExplainArgs {
     /// The model bundle.
     pub model: PathBuf,
-    /// A table with the model's feature columns (and its target, for importance).
+    /// A table with the model's feature columns (and its target, for importance); for an image
+    /// model, an image file or a folder of them, explained as heat maps in a PNG.
     pub data: PathBuf,
     /// The method.
     #[arg(long, value_enum, default_value_t = MethodArg::Auto)]
     pub method: MethodArg,
-    /// Rows to explain, counted from 0: e.g. `0-9,15,40-` [default: the first 100].
+    /// Rows to explain, counted from 0: e.g. `0-9,15,40-` [default: the first 100]; for image
+    /// files, how many to explain [default: 16].
     #[arg(long)]
     pub rows: Option<String>,
     /// Background: k-means centres summarising the training sample in the model (0: all of it).
@@ -66,7 +167,8 @@ pub struct ExplainArgs {
     /// Seed of every random step.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
-    /// Write the attributions here: .csv (a row per explained row and output) or .json.
+    /// Write the attributions here: .csv (a row per explained row and output) or .json; for
+    /// image files, the heat-map picture (.png) [default: MODEL.heatmaps.png].
     #[arg(long, short)]
     pub out: Option<PathBuf>,
     /// Write an HTML report (importance, beeswarm, waterfalls) here.

@@ -93,6 +93,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Show what image augmentation does: a PNG grid of training images, each followed by
+    /// augmented copies drawn as training draws them.
+    Augment(commands::AugmentArgs),
     /// Print the configuration with every default, as TOML to edit into a kiln.toml.
     Config,
     /// Run the whole pipeline on the bundled breast cancer data set.
@@ -126,7 +129,7 @@ fn main() {
         }
         Command::Explain(args) => {
             let print = commands::Print::from_json_flag(args.json);
-            explain::explain(args, print).map(|_| ())
+            explain::run(args, print)
         }
         Command::Tune(args) => {
             let print = commands::Print::from_json_flag(args.json);
@@ -165,6 +168,7 @@ fn main() {
             json,
         } => commands::predict(&model, &data, out.as_deref(), json),
         Command::Inspect { model, json } => commands::inspect(&model, json),
+        Command::Augment(args) => commands::augment(args),
         Command::Config => {
             print!("{}", kiln::Config::default().to_toml());
             Ok(())

@@ -242,10 +242,137 @@ fn an_image_folder_tree_trains_with_no_options_and_its_model_predicts_files() {
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("cut.png"));
 
+    // Heat maps: integrated gradients add up to the change in probability from a black image.
+    let o = kiln(
+        &[
+            "explain",
+            "clothes.kiln",
+            "clothes/test/bag",
+            "--rows",
+            "4",
+            "--out",
+            "heat.png",
+            "--json",
+        ],
+        d,
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let explained: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let images = explained["images"].as_array().unwrap();
+    assert_eq!(images.len(), 4);
+    for e in images {
+        let f = |k: &str| e[k].as_f64().unwrap();
+        let gap = f("probability") - f("baseline");
+        assert!(
+            (f("total") - gap).abs() < 0.05 + 0.1 * gap.abs(),
+            "integrated gradients sum to {} for a change of {gap}: {e}",
+            f("total")
+        );
+    }
+    let picture = image::open(d.join("heat.png")).unwrap();
+    // 3 tiles across (image, heat map, overlay) and 4 down, 28 pixels enlarged 4 times.
+    assert_eq!(
+        (picture.width(), picture.height()),
+        (4 + 3 * 116, 4 + 4 * 116)
+    );
+    let o = kiln(
+        &[
+            "explain",
+            "clothes.kiln",
+            "clothes/test/bag/000.png",
+            "--method",
+            "gradient",
+            "--out",
+            "g.png",
+        ],
+        d,
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(d.join("g.png").exists());
+    let o = kiln(
+        &[
+            "explain",
+            "clothes.kiln",
+            "clothes/test/bag",
+            "--method",
+            "kernel",
+        ],
+        d,
+    );
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("for images use ig"));
+
     // An empty class folder is refused with what to do.
     std::fs::create_dir_all(root.join("train/coat")).unwrap();
     let o = kiln(&["train", "clothes"], d);
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("class folder 'coat' has no images"), "{err}");
+}
+
+#[test]
+fn augment_preview_draws_a_seeded_grid_of_every_class() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let data = d.join("shapes");
+    std::fs::create_dir(&data).unwrap();
+    write_set(&data, "train", 30, 1);
+    std::fs::write(
+        d.join("a.toml"),
+        "[train.augment]\nrotation = 20\nzoom = 0.1\ncutout = 4\nnoise = 5\n",
+    )
+    .unwrap();
+    let preview = |out: &str, seed: &str| {
+        let o = kiln(
+            &[
+                "augment",
+                "shapes",
+                "--preview",
+                out,
+                "--config",
+                "a.toml",
+                "--images",
+                "3",
+                "--variants",
+                "4",
+                "--seed",
+                seed,
+                "--json",
+            ],
+            d,
+        );
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let shown: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        (std::fs::read(d.join(out)).unwrap(), shown)
+    };
+    let (first, shown) = preview("a.png", "1");
+    assert_eq!(shown["classes"], serde_json::json!(["0", "1", "2"]));
+    assert!(
+        shown["transforms"]
+            .as_str()
+            .unwrap()
+            .contains("rotations of up to 20°")
+    );
+    let grid = image::load_from_memory(&first).unwrap();
+    // 5 tiles across and 3 down, each 16 pixels enlarged 6 times, with 4-pixel gaps.
+    assert_eq!((grid.width(), grid.height()), (4 + 5 * 100, 4 + 3 * 100));
+    assert_eq!(
+        preview("b.png", "1").0,
+        first,
+        "the same seed draws the same grid"
+    );
+    assert_ne!(preview("c.png", "2").0, first);
+
+    std::fs::write(d.join("t.csv"), "a,b\n1,2\n").unwrap();
+    let o = kiln(&["augment", "t.csv", "--preview", "x.png"], d);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("is not image data"));
+    std::fs::write(d.join("bad.toml"), "[train.augment]\nzoom = 1.5\n").unwrap();
+    let o = kiln(
+        &["augment", "shapes", "--preview", "x.png", "-c", "bad.toml"],
+        d,
+    );
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("train.augment.zoom"));
+    assert!(!d.join("x.png").exists());
 }

@@ -2,7 +2,7 @@
 //! then cosine decay of the learning rate, and early stopping on validation loss that keeps
 //! the best epoch's weights.
 
-use crate::augment::Augmentation;
+use crate::augment::{Augmentation, Mixup};
 use crate::consolidation::{Consolidation, Penalty};
 use crate::curve::EpochRecord;
 use crate::device::Compute;
@@ -346,9 +346,9 @@ pub fn fit_from(
 
 /// One pass over `order` in mini-batches of `batch_size`: forward, loss, backward, AdamW
 /// step. `lr_at(step_in_epoch)` gives each step's learning rate; `noise` draws the dropout
-/// masks and the `augment`ation of image batches; a `penalty` (EWC) is added to each batch's
-/// loss. Returns the updated model and the
-/// mean training loss (dropout on, penalty off), weighted by batch size.
+/// masks and the `augment`ation of image batches, whose loss is mixed like the batch when
+/// mixup is on; a `penalty` (EWC) is added to each batch's loss. Returns the updated model
+/// and the mean training loss (dropout on, penalty off), weighted by batch size.
 #[allow(clippy::too_many_arguments)]
 pub fn run_epoch(
     mut model: Network,
@@ -368,11 +368,13 @@ pub fn run_epoch(
     for (i, chunk) in order.chunks(batch_size).enumerate() {
         let lr = lr_at(i);
         let (mut bx, by) = gather(x, y, chunk);
-        if let Some((augment, shape)) = augment {
-            augment.apply(&mut bx, shape, noise);
-        }
+        let mixup = augment.and_then(|(augment, shape)| augment.apply(&mut bx, shape, noise));
         let inputs = Matrix::new(&bx, chunk.len(), x.width).tensor(0, chunk.len(), device);
-        let loss = training_loss(model.forward_train(inputs, noise), &by, objective, device);
+        let out = model.forward_train(inputs, noise);
+        let loss = match mixup {
+            Some(mixup) => mixed_loss(out, &by, &mixup, objective, device),
+            None => training_loss(out, &by, objective, device),
+        };
         total += f64::from(loss.clone().into_scalar::<f32>()) * chunk.len() as f64;
         let loss = match penalty {
             Some(p) => loss + p.of(&model),
@@ -393,6 +395,34 @@ fn gather(x: Matrix, y: &[f32], rows: &[usize]) -> (Vec<f32>, Vec<f32>) {
         by.push(y[r]);
     }
     (bx, by)
+}
+
+/// The training loss of a batch mixed by mixup: the two label sets' cross-entropies weighted
+/// like the images, or the squared error from the mixed targets.
+fn mixed_loss(
+    out: Tensor<3>,
+    y: &[f32],
+    mixup: &Mixup,
+    objective: &Objective,
+    device: &Device,
+) -> Tensor<1> {
+    let w = mixup.weight;
+    let partner_y: Vec<f32> = mixup.partner.iter().map(|&p| y[p]).collect();
+    match objective {
+        Objective::Classification { .. } => {
+            let own = training_loss(out.clone(), y, objective, device);
+            own.mul_scalar(w)
+                + training_loss(out, &partner_y, objective, device).mul_scalar(1.0 - w)
+        }
+        Objective::Regression { .. } => {
+            let mixed: Vec<f32> = y
+                .iter()
+                .zip(&partner_y)
+                .map(|(a, b)| w * a + (1.0 - w) * b)
+                .collect();
+            training_loss(out, &mixed, objective, device)
+        }
+    }
 }
 
 /// Mean loss over ensemble members: cross-entropy, or squared error on the standardised target.
@@ -612,6 +642,37 @@ mod tests {
         );
         assert_eq!(out.curve.len(), 1);
         assert!(out.stop_reason.contains("interrupted"));
+    }
+
+    #[test]
+    fn mixup_weights_the_loss_of_both_label_sets() {
+        let device = Device::flex();
+        // Two rows, one ensemble member, two classes: row 0 says class 0, row 1 class 1.
+        let logits = vec![2.0f32, -1.0, 0.5, 1.5];
+        let out = || Tensor::<3>::from_data(TensorData::new(logits.clone(), [2, 1, 2]), &device);
+        let loss = |t: Tensor<1>| f64::from(t.into_scalar::<f32>());
+        let objective = Objective::Classification { classes: 2 };
+        let mixup = Mixup {
+            partner: vec![1, 0],
+            weight: 0.75,
+        };
+        // Cross-entropy of each row against its own and its partner's label, by hand.
+        let nll = |own: f64, other: f64| (own.exp() + other.exp()).ln() - own;
+        let own = (nll(2.0, -1.0) + nll(1.5, 0.5)) / 2.0;
+        let swapped = (nll(-1.0, 2.0) + nll(0.5, 1.5)) / 2.0;
+        let mixed = loss(mixed_loss(out(), &[0.0, 1.0], &mixup, &objective, &device));
+        assert!(
+            (mixed - (0.75 * own + 0.25 * swapped)).abs() < 1e-5,
+            "{mixed}"
+        );
+        // Regression mixes the targets: 0.75 · 1 + 0.25 · 3 = 1.5 for row 0, 2.5 for row 1.
+        let objective = Objective::Regression {
+            mean: 0.0,
+            std: 1.0,
+        };
+        let out = Tensor::<3>::from_data(TensorData::new(vec![1.5f32, 2.5], [2, 1, 1]), &device);
+        let mixed = loss(mixed_loss(out, &[1.0, 3.0], &mixup, &objective, &device));
+        assert!(mixed.abs() < 1e-6, "{mixed}");
     }
 
     #[test]

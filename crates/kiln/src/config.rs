@@ -111,6 +111,7 @@ impl Config {
         d.images.validate()?;
         self.model.validate()?;
         self.image.validate()?;
+        self.train.augment.validate()?;
         let t = &self.train;
         if !(t.learning_rate > 0.0 && t.learning_rate.is_finite()) {
             return Err(format!(

@@ -48,27 +48,25 @@ pub struct ImageInput {
     pub target: String,
 }
 
-/// Trains a convolutional network on the image data set in the folder `data` (IDX files or
-/// class folders of image files).
-pub fn train_images(
-    data: &Path,
-    config: &Config,
-    hooks: &mut TrainHooks,
-) -> Result<TrainRun, KilnError> {
-    let images = read_image_data(data, &config.data.images)?;
-    let columns = pixel_columns(images.train.image_len());
-    let input = ImageInput {
-        images,
-        columns,
-        target: LABEL.into(),
-    };
-    train_on_images(data, input, config, hooks)
+/// The image data at `data`: a folder of IDX files or of class folders of image files, or a
+/// table of pixel columns; `None` when `data` is none of these.
+pub fn read_images(data: &Path, config: &Config) -> Result<Option<ImageInput>, KilnError> {
+    if kiln_data::is_image_data(data) {
+        let images = read_image_data(data, &config.data.images)?;
+        let columns = pixel_columns(images.train.image_len());
+        return Ok(Some(ImageInput {
+            images,
+            columns,
+            target: LABEL.into(),
+        }));
+    }
+    read_pixel_table(data, config)
 }
 
 /// The images in the table at `data` when its columns, apart from the target and dropped
 /// ones, are all pixel columns (`pixel1` … `pixelN`) making a square image; `None` for any
 /// other table (or a file that is not a CSV table).
-pub fn read_pixel_table(data: &Path, config: &Config) -> Result<Option<ImageInput>, KilnError> {
+fn read_pixel_table(data: &Path, config: &Config) -> Result<Option<ImageInput>, KilnError> {
     let Some(target) = &config.data.target else {
         return Ok(None);
     };
@@ -339,7 +337,7 @@ fn pixel_scale(values: &[f32]) -> PixelScale {
 
 /// The image files at `path`: the file itself, or every image file under the folder (sorted,
 /// sub-folders included).
-fn image_files(path: &Path) -> Result<Vec<std::path::PathBuf>, KilnError> {
+pub(crate) fn image_files(path: &Path) -> Result<Vec<std::path::PathBuf>, KilnError> {
     if !path.is_dir() {
         return Ok(vec![path.to_path_buf()]);
     }

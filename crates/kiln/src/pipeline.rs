@@ -203,10 +203,7 @@ pub fn prepare(
 /// convolutional network instead ([`crate::images`]).
 pub fn train(data: &Path, config: &Config, hooks: &mut TrainHooks) -> Result<TrainRun, KilnError> {
     config.validate().map_err(KilnError::Config)?;
-    if kiln_data::is_image_data(data) {
-        return crate::images::train_images(data, config, hooks);
-    }
-    if let Some(input) = crate::images::read_pixel_table(data, config)? {
+    if let Some(input) = crate::images::read_images(data, config)? {
         return crate::images::train_on_images(data, input, config, hooks);
     }
     let (profile, anomalies) =
