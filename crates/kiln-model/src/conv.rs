@@ -56,6 +56,9 @@ pub struct ConvShape {
     pub stages: Vec<usize>,
     /// 3×3 convolutions per stage.
     pub convs_per_stage: usize,
+    /// Residual blocks (two 3×3 convolutions with batch norm around an identity shortcut,
+    /// as in ResNet) after each stage's convolutions: 0 is a plain CNN, 1 a small ResNet.
+    pub residual_blocks: usize,
     /// Units of the fully connected hidden layer (0: none, the output layer reads the pooled
     /// features directly).
     pub hidden: usize,
@@ -68,6 +71,7 @@ impl Default for ConvShape {
         Self {
             stages: vec![32, 64],
             convs_per_stage: 1,
+            residual_blocks: 0,
             hidden: 128,
             dropout: 0.3,
         }
@@ -123,11 +127,15 @@ impl ConvShape {
         device: &Device,
     ) -> ConvNet {
         let mut convs = Vec::new();
+        let mut residuals = Vec::new();
         let mut channels = image.channels;
         for &out in &self.stages {
             for _ in 0..self.convs_per_stage {
                 convs.push(ConvBlock::init(channels, out, rng, device));
                 channels = out;
+            }
+            for _ in 0..self.residual_blocks {
+                residuals.push(ResidualBlock::init(out, rng, device));
             }
         }
         let features = self.features(&image);
@@ -145,9 +153,11 @@ impl ConvShape {
         };
         ConvNet {
             convs,
+            residuals,
             hidden,
             head,
             convs_per_stage: self.convs_per_stage,
+            residual_blocks: self.residual_blocks,
             image: [image.channels, image.height, image.width],
             dropout: self.dropout,
             mean: scale.mean,
@@ -185,13 +195,37 @@ impl ConvBlock {
     }
 }
 
+/// A ResNet basic block: two 3×3 convolutions with batch norm (ReLU between them) added to the
+/// block's input, then ReLU.
+#[derive(Module, Debug)]
+pub struct ResidualBlock {
+    first: ConvBlock,
+    second: ConvBlock,
+}
+
+impl ResidualBlock {
+    fn init(channels: usize, rng: &mut ChaCha8Rng, device: &Device) -> Self {
+        Self {
+            first: ConvBlock::init(channels, channels, rng, device),
+            second: ConvBlock::init(channels, channels, rng, device),
+        }
+    }
+
+    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let y = self.first.forward(x.clone());
+        relu(x + self.second.norm.forward(self.second.conv.forward(y)))
+    }
+}
+
 /// The image network; see the module docs.
 #[derive(Module, Debug)]
 pub struct ConvNet {
     convs: Vec<ConvBlock>,
+    residuals: Vec<ResidualBlock>,
     hidden: Option<Linear>,
     head: Linear,
     convs_per_stage: usize,
+    residual_blocks: usize,
     image: [usize; 3],
     dropout: f64,
     mean: f64,
@@ -214,11 +248,15 @@ impl ConvNet {
         let [c, h, w] = self.image;
         let x = x.sub_scalar(self.mean).div_scalar(self.std);
         let mut x: Tensor<4> = x.reshape([batch, c, h, w]);
-        for (i, block) in self.convs.iter().enumerate() {
-            x = block.forward(x);
-            if (i + 1) % self.convs_per_stage == 0 {
-                x = max_pool2d(x, MaxPoolOptions::new([2, 2]).with_stride([2, 2]));
+        let mut residuals = self.residuals.iter();
+        for stage in self.convs.chunks(self.convs_per_stage.max(1)) {
+            for block in stage {
+                x = block.forward(x);
             }
+            for block in residuals.by_ref().take(self.residual_blocks) {
+                x = block.forward(x);
+            }
+            x = max_pool2d(x, MaxPoolOptions::new([2, 2]).with_stride([2, 2]));
         }
         let features = x.dims()[1..].iter().product::<usize>();
         let mut x: Tensor<2> = x.reshape([batch, features]);

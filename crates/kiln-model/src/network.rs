@@ -88,7 +88,8 @@ impl NetworkConfig {
                 self.inputs, s.depth, s.width, s.activation, s.dropout, s.ensemble
             ),
             Body::Conv { image, shape, .. } => format!(
-                "CNN: {}×{}×{} images, stages of {} channels ({} 3×3 convolution{} with batch norm each, then 2×2 max pooling), hidden layer {}, dropout {}",
+                "{}: {}×{}×{} images, stages of {} channels ({} 3×3 convolution{} with batch norm each{}, then 2×2 max pooling), hidden layer {}, dropout {}",
+                if shape.residual_blocks > 0 { "ResNet" } else { "CNN" },
                 image.channels,
                 image.height,
                 image.width,
@@ -100,6 +101,13 @@ impl NetworkConfig {
                     .join(", "),
                 shape.convs_per_stage,
                 if shape.convs_per_stage == 1 { "" } else { "s" },
+                match shape.residual_blocks {
+                    0 => String::new(),
+                    n => format!(
+                        ", {n} residual block{} of two more",
+                        if n == 1 { "" } else { "s" }
+                    ),
+                },
                 shape.hidden,
                 shape.dropout
             ),
@@ -148,6 +156,10 @@ mod tests {
     use super::*;
 
     fn conv_config() -> NetworkConfig {
+        resnet_config(0)
+    }
+
+    fn resnet_config(residual_blocks: usize) -> NetworkConfig {
         let image = ImageShape {
             channels: 1,
             height: 8,
@@ -161,6 +173,7 @@ mod tests {
                 shape: ConvShape {
                     stages: vec![4, 8],
                     convs_per_stage: 1,
+                    residual_blocks,
                     hidden: 16,
                     dropout: 0.2,
                 },
@@ -195,8 +208,13 @@ mod tests {
 
     #[test]
     fn saved_weights_carry_the_batch_norm_statistics() {
+        for residual_blocks in [0, 1] {
+            weights_round_trip(&resnet_config(residual_blocks));
+        }
+    }
+
+    fn weights_round_trip(config: &NetworkConfig) {
         use burn::store::{ModuleSnapshot, SafetensorsStore};
-        let config = conv_config();
         let device = Device::flex();
         let trained = config.init(&device.clone().autodiff(), 1);
         let x = Tensor::<2>::random(
@@ -224,6 +242,30 @@ mod tests {
                 .unwrap()
         };
         assert_eq!(out(&loaded), out(&trained));
+    }
+
+    #[test]
+    fn residual_blocks_make_a_resnet() {
+        use burn::module::Module;
+        let device = Device::flex();
+        let plain = conv_config();
+        let resnet = resnet_config(1);
+        resnet.validate().unwrap();
+        assert!(resnet.describe().starts_with("ResNet") && plain.describe().starts_with("CNN"));
+        // Two 3×3 convolutions of 4 and of 8 channels, each with batch norm's scale, shift and
+        // running mean and variance.
+        let extra = 2 * (4 * 4 * 9 + 4 * 4) + 2 * (8 * 8 * 9 + 4 * 8);
+        assert_eq!(
+            resnet.init(&device, 1).num_params(),
+            plain.init(&device, 1).num_params() + extra
+        );
+        assert_eq!(
+            resnet
+                .init(&device, 1)
+                .forward(Tensor::zeros([3, 64], &device))
+                .dims(),
+            [3, 1, 3]
+        );
     }
 
     #[test]
