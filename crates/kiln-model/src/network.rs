@@ -89,7 +89,11 @@ impl NetworkConfig {
             ),
             Body::Conv { image, shape, .. } => format!(
                 "{}: {}×{}×{} images, stages of {} channels ({} 3×3 convolution{} with batch norm each{}, then 2×2 max pooling), hidden layer {}, dropout {}",
-                if shape.residual_blocks > 0 { "ResNet" } else { "CNN" },
+                if shape.residual_blocks > 0 {
+                    "ResNet"
+                } else {
+                    "CNN"
+                },
                 image.channels,
                 image.height,
                 image.width,
