@@ -1,0 +1,256 @@
+//! A BERT encoder in burn (embeddings, then post-norm transformer layers with multi-head
+//! self-attention and a GELU feed-forward block), built from a Hugging Face checkpoint's
+//! `config.json` and weights.
+
+use crate::TextError;
+use crate::checkpoint::{Stored, Weights};
+use burn::module::Param;
+use burn::nn::{Embedding, LayerNorm, LayerNormConfig, Linear};
+use burn::prelude::*;
+use burn::tensor::activation::{gelu, softmax};
+use serde::Deserialize;
+
+/// The architecture, as a Hugging Face BERT `config.json` gives it.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct BertConfig {
+    /// Tokens in the vocabulary.
+    pub vocab_size: usize,
+    /// Width of every hidden state.
+    pub hidden_size: usize,
+    /// Transformer layers.
+    pub num_hidden_layers: usize,
+    /// Attention heads per layer.
+    pub num_attention_heads: usize,
+    /// Width of the feed-forward block.
+    pub intermediate_size: usize,
+    /// Longest sequence the position embeddings cover.
+    pub max_position_embeddings: usize,
+    /// Segment types (2 for BERT).
+    #[serde(default = "two")]
+    pub type_vocab_size: usize,
+    /// Layer norm's epsilon.
+    #[serde(default = "bert_epsilon")]
+    pub layer_norm_eps: f64,
+    /// The feed-forward activation; Kiln runs "gelu" (the exact, erf-based one).
+    #[serde(default = "gelu_name")]
+    pub hidden_act: String,
+}
+
+/// BERT's segment type count.
+fn two() -> usize {
+    2
+}
+
+/// BERT's layer norm epsilon.
+fn bert_epsilon() -> f64 {
+    1e-12
+}
+
+/// BERT's activation.
+fn gelu_name() -> String {
+    "gelu".into()
+}
+
+impl BertConfig {
+    /// Checks what Kiln can run, naming the `file` it came from.
+    pub fn validate(&self, file: &str) -> Result<(), TextError> {
+        let bad = |reason: String| {
+            Err(TextError::Malformed {
+                file: file.into(),
+                reason,
+            })
+        };
+        if self.hidden_act != "gelu" {
+            return bad(format!(
+                "hidden_act '{}' is not supported; Kiln runs BERT-family encoders with \"gelu\"",
+                self.hidden_act
+            ));
+        }
+        if self.num_attention_heads == 0 || !self.hidden_size.is_multiple_of(self.num_attention_heads) {
+            return bad(format!(
+                "hidden_size {} is not a multiple of num_attention_heads {}",
+                self.hidden_size, self.num_attention_heads
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// One transformer layer: self-attention and a feed-forward block, each added to its input
+/// and layer-normalised.
+#[derive(Module, Debug)]
+pub struct Layer {
+    query: Linear,
+    key: Linear,
+    value: Linear,
+    attention_out: Linear,
+    attention_norm: LayerNorm,
+    intermediate: Linear,
+    output: Linear,
+    output_norm: LayerNorm,
+}
+
+/// A BERT encoder: token, position and segment embeddings, then transformer layers.
+#[derive(Module, Debug)]
+pub struct Bert {
+    word: Embedding,
+    position: Embedding,
+    segment: Embedding,
+    norm: LayerNorm,
+    layers: Vec<Layer>,
+    heads: usize,
+}
+
+/// A tensor on `device` from stored values.
+fn tensor<const D: usize>(stored: Stored, device: &Device) -> Tensor<D> {
+    let shape: [usize; D] = stored.shape.try_into().expect("shape checked on take");
+    Tensor::from_data(TensorData::new(stored.values, shape), device)
+}
+
+/// Builds the network's modules from a checkpoint's tensors.
+struct Builder<'a> {
+    weights: &'a mut Weights,
+    config: &'a BertConfig,
+    device: &'a Device,
+}
+
+impl Builder<'_> {
+    /// A linear layer from PyTorch's `[out, in]` weight and its bias.
+    fn linear(&mut self, name: &str, inputs: usize, outputs: usize) -> Result<Linear, TextError> {
+        let weight: Tensor<2> = tensor(
+            self.weights
+                .take(&format!("{name}.weight"), &[outputs, inputs])?,
+            self.device,
+        );
+        let bias: Tensor<1> = tensor(
+            self.weights.take(&format!("{name}.bias"), &[outputs])?,
+            self.device,
+        );
+        Ok(Linear {
+            weight: Param::from_tensor(weight.transpose()),
+            bias: Some(Param::from_tensor(bias)),
+        })
+    }
+
+    /// A layer norm from its `weight` (scale) and `bias` (shift).
+    fn norm(&mut self, name: &str) -> Result<LayerNorm, TextError> {
+        let d = self.config.hidden_size;
+        let mut norm = LayerNormConfig::new(d)
+            .with_epsilon(self.config.layer_norm_eps)
+            .init(self.device);
+        norm.gamma = Param::from_tensor(tensor(
+            self.weights.take(&format!("{name}.weight"), &[d])?,
+            self.device,
+        ));
+        norm.beta = Some(Param::from_tensor(tensor(
+            self.weights.take(&format!("{name}.bias"), &[d])?,
+            self.device,
+        )));
+        Ok(norm)
+    }
+
+    /// An embedding table of `rows` vectors.
+    fn embedding(&mut self, name: &str, rows: usize) -> Result<Embedding, TextError> {
+        let d = self.config.hidden_size;
+        Ok(Embedding {
+            weight: Param::from_tensor(tensor(
+                self.weights.take(&format!("{name}.weight"), &[rows, d])?,
+                self.device,
+            )),
+        })
+    }
+
+    /// Transformer layer `i`.
+    fn layer(&mut self, i: usize) -> Result<Layer, TextError> {
+        let (h, f) = (self.config.hidden_size, self.config.intermediate_size);
+        let at = |part: &str| format!("encoder.layer.{i}.{part}");
+        Ok(Layer {
+            query: self.linear(&at("attention.self.query"), h, h)?,
+            key: self.linear(&at("attention.self.key"), h, h)?,
+            value: self.linear(&at("attention.self.value"), h, h)?,
+            attention_out: self.linear(&at("attention.output.dense"), h, h)?,
+            attention_norm: self.norm(&at("attention.output.LayerNorm"))?,
+            intermediate: self.linear(&at("intermediate.dense"), h, f)?,
+            output: self.linear(&at("output.dense"), f, h)?,
+            output_norm: self.norm(&at("output.LayerNorm"))?,
+        })
+    }
+}
+
+impl Bert {
+    /// The encoder of `config` with the checkpoint's `weights`, on `device`.
+    pub fn from_weights(
+        config: &BertConfig,
+        weights: &mut Weights,
+        device: &Device,
+    ) -> Result<Self, TextError> {
+        let mut b = Builder {
+            weights,
+            config,
+            device,
+        };
+        Ok(Self {
+            word: b.embedding("embeddings.word_embeddings", config.vocab_size)?,
+            position: b.embedding(
+                "embeddings.position_embeddings",
+                config.max_position_embeddings,
+            )?,
+            segment: b.embedding("embeddings.token_type_embeddings", config.type_vocab_size)?,
+            norm: b.norm("embeddings.LayerNorm")?,
+            layers: (0..config.num_hidden_layers)
+                .map(|i| b.layer(i))
+                .collect::<Result<_, _>>()?,
+            heads: config.num_attention_heads,
+        })
+    }
+
+    /// Hidden states `[batch, tokens, hidden]` of token `ids` `[batch, tokens]`; `mask` is 1
+    /// for real tokens and 0 for padding, which no token attends to.
+    pub fn forward(&self, ids: Tensor<2, Int>, mask: Tensor<2>) -> Tensor<3> {
+        let [batch, tokens] = ids.dims();
+        let device = ids.device();
+        let positions = Tensor::<1, Int>::arange(0..tokens as i64, &device)
+            .reshape([1, tokens])
+            .expand([batch, tokens]);
+        let segments = Tensor::<2, Int>::zeros([batch, tokens], &device);
+        let mut x = self.norm.forward(
+            self.word.forward(ids)
+                + self.position.forward(positions)
+                + self.segment.forward(segments),
+        );
+        // Padding gets a large negative score before the softmax, so its weight is zero.
+        let blocked = (mask.neg() + 1.0)
+            .mul_scalar(-1e9)
+            .reshape([batch, 1, 1, tokens]);
+        for layer in &self.layers {
+            x = layer.forward(x, blocked.clone(), self.heads);
+        }
+        x
+    }
+}
+
+impl Layer {
+    /// The layer applied to `x` `[batch, tokens, hidden]`, with `blocked` added to every
+    /// attention score.
+    fn forward(&self, x: Tensor<3>, blocked: Tensor<4>, heads: usize) -> Tensor<3> {
+        let [batch, tokens, hidden] = x.dims();
+        let width = hidden / heads;
+        let split = |t: Tensor<3>| t.reshape([batch, tokens, heads, width]).swap_dims(1, 2);
+        let q = split(self.query.forward(x.clone()));
+        let k = split(self.key.forward(x.clone()));
+        let v = split(self.value.forward(x.clone()));
+        let scores = q
+            .matmul(k.swap_dims(2, 3))
+            .div_scalar((width as f64).sqrt())
+            + blocked;
+        let context = softmax(scores, 3)
+            .matmul(v)
+            .swap_dims(1, 2)
+            .reshape([batch, tokens, hidden]);
+        let x = self
+            .attention_norm
+            .forward(self.attention_out.forward(context) + x);
+        let inner = gelu(self.intermediate.forward(x.clone()));
+        self.output_norm.forward(self.output.forward(inner) + x)
+    }
+}

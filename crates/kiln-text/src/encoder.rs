@@ -1,0 +1,244 @@
+//! A sentence encoder as sentence-transformers defines one: a tokenizer, a BERT-family
+//! network, pooling of its token states (mean over real tokens, the first token, or the
+//! maximum), and optionally L2 normalisation, read from a checkpoint folder.
+
+use crate::TextError;
+use crate::bert::{Bert, BertConfig};
+use crate::checkpoint::Weights;
+use burn::prelude::*;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use tokenizers::{Tokenizer, TruncationParams};
+
+/// How token states become one vector per text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pooling {
+    /// The mean over real (unpadded) tokens.
+    Mean,
+    /// The first token's state ([CLS]).
+    Cls,
+    /// The elementwise maximum over real tokens.
+    Max,
+}
+
+/// sentence-transformers' `1_Pooling/config.json`.
+#[derive(Debug, Deserialize)]
+struct PoolingFile {
+    #[serde(default)]
+    pooling_mode_cls_token: bool,
+    #[serde(default)]
+    pooling_mode_mean_tokens: bool,
+    #[serde(default)]
+    pooling_mode_max_tokens: bool,
+}
+
+/// sentence-transformers' `sentence_bert_config.json`.
+#[derive(Debug, Deserialize)]
+struct SentenceFile {
+    max_seq_length: usize,
+}
+
+/// One entry of sentence-transformers' `modules.json`.
+#[derive(Debug, Deserialize)]
+struct ModuleEntry {
+    #[serde(rename = "type")]
+    kind: String,
+}
+
+/// Texts encoded in one pass of the network.
+const BATCH: usize = 32;
+
+/// A loaded sentence encoder: texts in, one vector of [`SentenceEncoder::dim`] values out.
+#[derive(Debug)]
+pub struct SentenceEncoder {
+    tokenizer: Tokenizer,
+    bert: Bert,
+    config: BertConfig,
+    pooling: Pooling,
+    normalize: bool,
+    max_length: usize,
+    device: Device,
+}
+
+/// Reads and parses a JSON file of the checkpoint.
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, TextError> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| TextError::Io {
+        file: file.clone(),
+        reason: e.to_string(),
+    })?;
+    serde_json::from_str(&text).map_err(|e| TextError::Malformed {
+        file,
+        reason: format!("not the JSON expected here: {e}"),
+    })
+}
+
+impl SentenceEncoder {
+    /// Loads the checkpoint folder `dir`: `config.json`, `model.safetensors`, `tokenizer.json`
+    /// and, when present, sentence-transformers' `1_Pooling/config.json` (mean pooling
+    /// otherwise), `modules.json` (normalisation) and `sentence_bert_config.json` (the token
+    /// limit; otherwise the position embeddings' length).
+    pub fn load(dir: &Path) -> Result<Self, TextError> {
+        if !dir.is_dir() {
+            return Err(TextError::Io {
+                file: dir.display().to_string(),
+                reason: "not a folder; give the checkpoint folder holding config.json, model.safetensors and tokenizer.json".into(),
+            });
+        }
+        let path = |name: &str| -> PathBuf { dir.join(name) };
+        let config_path = path("config.json");
+        let config: BertConfig = read_json(&config_path)?;
+        config.validate(&config_path.display().to_string())?;
+        let pooling = match path("1_Pooling/config.json") {
+            p if p.is_file() => {
+                let f: PoolingFile = read_json(&p)?;
+                match (
+                    f.pooling_mode_mean_tokens,
+                    f.pooling_mode_cls_token,
+                    f.pooling_mode_max_tokens,
+                ) {
+                    (true, false, false) => Pooling::Mean,
+                    (false, true, false) => Pooling::Cls,
+                    (false, false, true) => Pooling::Max,
+                    _ => {
+                        return Err(TextError::Malformed {
+                            file: p.display().to_string(),
+                            reason: "exactly one of mean, cls and max pooling must be on".into(),
+                        });
+                    }
+                }
+            }
+            _ => Pooling::Mean,
+        };
+        let normalize = match path("modules.json") {
+            p if p.is_file() => read_json::<Vec<ModuleEntry>>(&p)?
+                .iter()
+                .any(|m| m.kind.ends_with("Normalize")),
+            _ => false,
+        };
+        let max_length = match path("sentence_bert_config.json") {
+            p if p.is_file() => read_json::<SentenceFile>(&p)?.max_seq_length,
+            _ => config.max_position_embeddings,
+        }
+        .min(config.max_position_embeddings);
+        let tokenizer_path = path("tokenizer.json");
+        let mut tokenizer =
+            Tokenizer::from_file(&tokenizer_path).map_err(|e| TextError::Malformed {
+                file: tokenizer_path.display().to_string(),
+                reason: format!("not a Hugging Face tokenizer.json ({e})"),
+            })?;
+        tokenizer.with_padding(None);
+        tokenizer
+            .with_truncation(Some(TruncationParams {
+                max_length,
+                ..TruncationParams::default()
+            }))
+            .map_err(|e| TextError::Tokenizer(e.to_string()))?;
+        let device = Device::flex();
+        let mut weights = Weights::read(&path("model.safetensors"))?;
+        let bert = Bert::from_weights(&config, &mut weights, &device)?;
+        Ok(Self {
+            tokenizer,
+            bert,
+            config,
+            pooling,
+            normalize,
+            max_length,
+            device,
+        })
+    }
+
+    /// Values per text vector.
+    pub fn dim(&self) -> usize {
+        self.config.hidden_size
+    }
+
+    /// The most tokens read from one text; longer texts are cut.
+    pub fn max_length(&self) -> usize {
+        self.max_length
+    }
+
+    /// How token states are pooled.
+    pub fn pooling(&self) -> Pooling {
+        self.pooling
+    }
+
+    /// Whether vectors are scaled to unit length.
+    pub fn normalizes(&self) -> bool {
+        self.normalize
+    }
+
+    /// The token ids of each text, as the network reads them ([CLS] … [SEP], cut to the
+    /// token limit).
+    pub fn tokenize(&self, texts: &[&str]) -> Result<Vec<Vec<u32>>, TextError> {
+        let encodings = self
+            .tokenizer
+            .encode_batch(texts.to_vec(), true)
+            .map_err(|e| TextError::Tokenizer(e.to_string()))?;
+        Ok(encodings.iter().map(|e| e.get_ids().to_vec()).collect())
+    }
+
+    /// One vector per text, text after text (`texts.len() × dim()` values). Texts are
+    /// encoded in batches of similar length, so padding costs little.
+    pub fn embed(&self, texts: &[&str]) -> Result<Vec<f32>, TextError> {
+        let ids = self.tokenize(texts)?;
+        let mut order: Vec<usize> = (0..texts.len()).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(ids[i].len()));
+        let dim = self.dim();
+        let mut out = vec![0f32; texts.len() * dim];
+        for chunk in order.chunks(BATCH) {
+            let vectors = self.embed_ids(chunk.iter().map(|&i| ids[i].as_slice()));
+            for (k, &i) in chunk.iter().enumerate() {
+                out[i * dim..(i + 1) * dim].copy_from_slice(&vectors[k * dim..(k + 1) * dim]);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Pooled vectors of token id sequences, padded to the longest.
+    fn embed_ids<'a>(&self, seqs: impl Iterator<Item = &'a [u32]>) -> Vec<f32> {
+        let seqs: Vec<&[u32]> = seqs.collect();
+        let batch = seqs.len();
+        let tokens = seqs.iter().map(|s| s.len()).max().unwrap_or(0).max(1);
+        let mut ids = vec![0i64; batch * tokens];
+        let mut mask = vec![0f32; batch * tokens];
+        for (b, s) in seqs.iter().enumerate() {
+            for (t, &id) in s.iter().enumerate() {
+                ids[b * tokens + t] = i64::from(id);
+                mask[b * tokens + t] = 1.0;
+            }
+        }
+        let ids = Tensor::<2, Int>::from_data(TensorData::new(ids, [batch, tokens]), &self.device);
+        let mask = Tensor::<2>::from_data(TensorData::new(mask, [batch, tokens]), &self.device);
+        let states = self.bert.forward(ids, mask.clone());
+        let hidden = self.dim();
+        let mask3 = mask.clone().reshape([batch, tokens, 1]);
+        let pooled: Tensor<2> = match self.pooling {
+            Pooling::Mean => {
+                let counts = mask.sum_dim(1).clamp_min(1e-9);
+                (states * mask3).sum_dim(1).reshape([batch, hidden]) / counts
+            }
+            Pooling::Cls => states
+                .slice([0..batch, 0..1, 0..hidden])
+                .reshape([batch, hidden]),
+            Pooling::Max => (states + (mask3.neg() + 1.0).mul_scalar(-1e9))
+                .max_dim(1)
+                .reshape([batch, hidden]),
+        };
+        let pooled = if self.normalize {
+            let norm = pooled
+                .clone()
+                .powi_scalar(2)
+                .sum_dim(1)
+                .sqrt()
+                .clamp_min(1e-12);
+            pooled / norm
+        } else {
+            pooled
+        };
+        pooled
+            .into_data()
+            .try_into_vec::<f32>()
+            .expect("float tensor")
+    }
+}

@@ -1,0 +1,12 @@
+//! Text for Kiln: BERT-family sentence encoders (all-MiniLM-L6-v2 and its kin) loaded from a
+//! local Hugging Face checkpoint folder (`config.json`, `model.safetensors`, `tokenizer.json`
+//! and the sentence-transformers pooling files), run in burn. Nothing is downloaded.
+
+pub mod bert;
+pub mod checkpoint;
+pub mod encoder;
+pub mod error;
+
+pub use bert::{Bert, BertConfig};
+pub use encoder::{Pooling, SentenceEncoder};
+pub use error::TextError;

