@@ -33,4 +33,6 @@ fi
 export KILN_MINILM
 cd "$ROOT"
 cargo test -p kiln-text --test minilm -- --include-ignored
+# kiln train --pretrained on a text column, predictions of new texts, a changed checkpoint.
+cargo test -p kiln-cli --test text -- --include-ignored
 echo "tests/text: PASS"

@@ -78,6 +78,11 @@ pub struct TrainArgs {
     /// Train even if the data has error-level anomalies (they are still reported).
     #[arg(long)]
     pub allow_anomalies: bool,
+    /// A sentence-encoder checkpoint folder (BERT family, e.g. all-MiniLM-L6-v2: config.json,
+    /// model.safetensors, tokenizer.json): free-text columns are read as its sentence vectors
+    /// (frozen) instead of being dropped. Nothing is downloaded.
+    #[arg(long)]
+    pub pretrained: Option<PathBuf>,
     /// Print the results as JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -109,6 +114,16 @@ pub fn train(args: TrainArgs, print: Print) -> Result<Trained, KilnError> {
         config.train.epochs = e;
     }
     config.data.allow_anomalies |= args.allow_anomalies;
+    if let Some(dir) = &args.pretrained {
+        // Stored absolute, so the model finds its encoder from any working folder.
+        let dir = dir.canonicalize().map_err(|e| {
+            KilnError::Config(format!(
+                "--pretrained '{}': {e}; give the checkpoint folder holding config.json, model.safetensors and tokenizer.json",
+                dir.display()
+            ))
+        })?;
+        config.preprocess.pretrained = Some(dir.display().to_string());
+    }
     let model_path = args.out.unwrap_or_else(|| default_model_path(&args.data));
     let report_path = args
         .report

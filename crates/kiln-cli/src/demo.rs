@@ -82,6 +82,7 @@ pub fn run(out: &Path, json: bool) -> Result<(), KilnError> {
         task: None,
         epochs: None,
         allow_anomalies: false,
+        pretrained: None,
         json: false,
     };
     let trained = commands::train(args, print)?;
@@ -246,6 +247,7 @@ pub fn run(out: &Path, json: bool) -> Result<(), KilnError> {
             task: None,
             epochs: Some(4),
             allow_anomalies: false,
+            pretrained: None,
             json: false,
         },
         print,

@@ -20,7 +20,7 @@ pub enum DataError {
         file: String,
     },
     /// The file's extension is not a supported format.
-    #[error("'{file}': unsupported file type; use .csv, .tsv, .csv.gz or .parquet")]
+    #[error("'{file}': unsupported file type; use .csv, .tsv, .csv.gz, .jsonl[.gz] or .parquet")]
     UnsupportedFormat {
         /// The file.
         file: String,

@@ -16,6 +16,8 @@ pub enum ColumnKind {
     Categorical,
     /// Two labels such as true/false or yes/no.
     Boolean,
+    /// Free text, read by a pretrained sentence encoder.
+    Text,
 }
 
 /// Why a column is not used as a feature.

@@ -27,6 +27,11 @@ pub fn read_table(path: &Path) -> Result<Table, DataError> {
     } else if name.ends_with(".csv.gz") || name.ends_with(".tsv.gz") {
         let f = open(path)?;
         read_csv(BufReader::new(flate2::read::MultiGzDecoder::new(f)), &file)
+    } else if name.ends_with(".jsonl") || name.ends_with(".ndjson") {
+        read_jsonl(BufReader::new(open(path)?), &file)
+    } else if name.ends_with(".jsonl.gz") || name.ends_with(".ndjson.gz") {
+        let f = open(path)?;
+        read_jsonl(BufReader::new(flate2::read::MultiGzDecoder::new(f)), &file)
     } else {
         Err(DataError::UnsupportedFormat { file })
     }
@@ -36,6 +41,64 @@ pub(crate) fn open(path: &Path) -> Result<File, DataError> {
     File::open(path).map_err(|e| DataError::Io {
         file: path.display().to_string(),
         reason: e.to_string(),
+    })
+}
+
+/// Reads JSON Lines: one object per line, its keys the columns (in order of first appearance;
+/// a key a row lacks is a missing value). Blank lines are skipped.
+pub fn read_jsonl<R: Read>(reader: BufReader<R>, file: &str) -> Result<Table, DataError> {
+    let mut names: Vec<String> = Vec::new();
+    let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let mut columns: Vec<Vec<Cell>> = Vec::new();
+    let mut lines = Vec::new();
+    for (n, line) in reader.lines().enumerate() {
+        let line_no = n as u64 + 1;
+        let line = line.map_err(|e| DataError::Io {
+            file: file.into(),
+            reason: format!("line {line_no}: {e}"),
+        })?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let bad = |reason: String| DataError::Malformed {
+            file: file.into(),
+            format: "JSON Lines".into(),
+            reason: format!("line {line_no}: {reason}"),
+        };
+        let object: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&line)
+            .map_err(|e| bad(format!("{e}; each line must be one JSON object")))?;
+        let row = lines.len();
+        for (key, value) in &object {
+            let cell = Cell::from_json(value).ok_or_else(|| {
+                bad(format!(
+                    "field '{key}' is an array or object; flatten it into plain fields"
+                ))
+            })?;
+            let c = *index.entry(key.clone()).or_insert_with(|| {
+                names.push(key.clone());
+                columns.push(vec![Cell::Missing; row]);
+                names.len() - 1
+            });
+            columns[c].push(cell);
+        }
+        for column in &mut columns {
+            if column.len() == row {
+                column.push(Cell::Missing);
+            }
+        }
+        lines.push(line_no);
+    }
+    if lines.is_empty() {
+        return Err(DataError::Empty { file: file.into() });
+    }
+    Ok(Table {
+        source: file.into(),
+        columns: names
+            .into_iter()
+            .zip(columns)
+            .map(|(name, cells)| Column { name, cells })
+            .collect(),
+        lines,
     })
 }
 
@@ -403,5 +466,27 @@ mod tests {
         col.close().unwrap();
         rg.close().unwrap();
         writer.close().unwrap();
+    }
+
+    #[test]
+    fn json_lines_become_columns_in_order_of_first_appearance() {
+        let text = "{\"a\": 1, \"b\": \"x\"}\n\n{\"b\": \"y\", \"c\": true}\n";
+        let t = read_jsonl(BufReader::new(text.as_bytes()), "t.jsonl").unwrap();
+        let names: Vec<&str> = t.columns.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["a", "b", "c"]);
+        assert_eq!(t.columns[0].cells, vec![Cell::Num(1.0), Cell::Missing]);
+        assert_eq!(t.columns[2].cells, vec![Cell::Missing, Cell::Num(1.0)]);
+        assert_eq!(t.line_of(1), 3);
+        let err = read_jsonl(BufReader::new("{\"a\": [1]}\n".as_bytes()), "t.jsonl")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 1") && err.contains("'a'"), "{err}");
+        let err = read_jsonl(BufReader::new("{\"a\": 1\n".as_bytes()), "t.jsonl")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("line 1") && err.contains("JSON object"),
+            "{err}"
+        );
     }
 }

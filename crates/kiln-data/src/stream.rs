@@ -1,6 +1,7 @@
 //! Streaming a table file in chunks of raw records, so a pass over the data (profiling,
 //! validation) needs memory for a few chunks, not for the file.
 
+use crate::Table;
 use crate::error::DataError;
 use crate::read::{csv_error, open, sniff_delimiter, unique_names};
 use csv::ByteRecord;
@@ -52,9 +53,12 @@ impl Chunk {
 enum Source {
     Csv(csv::Reader<Box<dyn Read + Send>>),
     Parquet(parquet::record::reader::RowIter<'static>),
+    /// A table read whole (JSON Lines), handed out row by row.
+    Table(Box<Table>),
 }
 
-/// An open table file read chunk by chunk: CSV/TSV (plain or gzip) or Parquet.
+/// An open table file read chunk by chunk: CSV/TSV (plain or gzip), Parquet, or JSON Lines
+/// (read whole, then handed out in chunks).
 pub struct RecordStream {
     file: String,
     headers: Vec<String>,
@@ -81,6 +85,19 @@ impl RecordStream {
         let gzip = [".csv.gz", ".tsv.gz"].iter().any(|e| name.ends_with(e));
         if name.ends_with(".parquet") || name.ends_with(".pq") {
             return Self::open_parquet(path, file);
+        }
+        if [".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz"]
+            .iter()
+            .any(|e| name.ends_with(e))
+        {
+            let table = crate::read_table(path)?;
+            return Ok(Self {
+                file,
+                headers: table.columns.iter().map(|c| c.name.clone()).collect(),
+                source: Source::Table(Box::new(table)),
+                rows: 0,
+                total_bytes: None,
+            });
         }
         let handle = open(path)?;
         let total_bytes = handle.metadata().ok().map(|m| m.len()).filter(|_| plain);
@@ -172,11 +189,11 @@ impl RecordStream {
         self.total_bytes
     }
 
-    /// Bytes read so far (CSV) or rows read so far (Parquet).
+    /// Bytes read so far (CSV) or rows read so far (Parquet, JSON Lines).
     pub fn position(&self) -> u64 {
         match &self.source {
             Source::Csv(csv) => csv.position().byte(),
-            Source::Parquet(_) => self.rows,
+            Source::Parquet(_) | Source::Table(_) => self.rows,
         }
     }
 
@@ -213,6 +230,18 @@ impl RecordStream {
                         write_field(record, field);
                     }
                     self.rows + 1
+                }
+                Source::Table(table) => {
+                    let row = self.rows as usize;
+                    if row >= table.n_rows() {
+                        break;
+                    }
+                    let record = chunk.slot();
+                    record.clear();
+                    for column in &table.columns {
+                        record.push_field(column.cells[row].as_text().as_bytes());
+                    }
+                    table.line_of(row)
                 }
             };
             chunk.lines[chunk.len] = line;

@@ -18,7 +18,7 @@ pub enum InputKind {
     Number,
     /// A yes/no value (FP32 0/1 in metadata; BOOL, numbers or yes/no text accepted).
     Boolean,
-    /// A category (BYTES).
+    /// A category or free text (BYTES).
     Category,
 }
 
@@ -115,7 +115,7 @@ impl ModelVersion {
                 let kind = match f.kind {
                     ColumnKind::Numeric => InputKind::Number,
                     ColumnKind::Boolean => InputKind::Boolean,
-                    ColumnKind::Categorical => InputKind::Category,
+                    ColumnKind::Categorical | ColumnKind::Text => InputKind::Category,
                 };
                 (f.column.clone(), kind)
             })

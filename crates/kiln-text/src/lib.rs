@@ -6,7 +6,9 @@ pub mod bert;
 pub mod checkpoint;
 pub mod encoder;
 pub mod error;
+pub mod shared;
 
 pub use bert::{Bert, BertConfig};
 pub use encoder::{Pooling, SentenceEncoder};
 pub use error::TextError;
+pub use shared::{SharedEncoder, shared_encoder};

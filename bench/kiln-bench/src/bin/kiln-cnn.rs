@@ -270,7 +270,7 @@ fn main() {
     let epochs = options.count("epochs", 2);
     let batch = options.count("batch", BATCH);
 
-    let data = kiln::data::read_image_data(&data_dir)
+    let data = kiln::data::read_image_data(&data_dir, &kiln::data::ImageOptions::default())
         .unwrap_or_else(|e| fail(format!("cannot read {}: {e}", data_dir.display())));
     let train = &data.train;
     if rows > train.len() {

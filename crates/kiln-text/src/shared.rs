@@ -1,0 +1,104 @@
+//! Encoders shared by everything in one process, loaded once per checkpoint folder and checked
+//! against the checksum a model recorded, with every text's vector remembered, so fitting,
+//! transforming and serving a column embed each distinct text once.
+
+use crate::{SentenceEncoder, TextError};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+
+/// A loaded encoder with its weights' checksum and the vectors of texts seen so far.
+#[derive(Debug)]
+pub struct SharedEncoder {
+    encoder: SentenceEncoder,
+    sha256: String,
+    memo: Mutex<HashMap<String, Vec<f32>>>,
+}
+
+/// Texts whose vectors are remembered, at most (about 150 MB at 384 values each).
+const MEMO_LIMIT: usize = 100_000;
+
+/// Every encoder loaded in this process, by folder.
+static LOADED: OnceLock<Mutex<HashMap<PathBuf, Arc<SharedEncoder>>>> = OnceLock::new();
+
+/// The encoder of the checkpoint folder `dir`, loaded on first use.
+pub fn shared_encoder(dir: &Path) -> Result<Arc<SharedEncoder>, TextError> {
+    let key = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+    let loaded = LOADED.get_or_init(|| Mutex::new(HashMap::new()));
+    let mut loaded = loaded.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(found) = loaded.get(&key) {
+        return Ok(found.clone());
+    }
+    let encoder = SentenceEncoder::load(dir)?;
+    let shared = Arc::new(SharedEncoder {
+        encoder,
+        sha256: file_sha256(&dir.join("model.safetensors"))?,
+        memo: Mutex::new(HashMap::new()),
+    });
+    loaded.insert(key, shared.clone());
+    Ok(shared)
+}
+
+/// The SHA-256 of a file, in hex.
+fn file_sha256(path: &Path) -> Result<String, TextError> {
+    let io = |e: std::io::Error| TextError::Io {
+        file: path.display().to_string(),
+        reason: e.to_string(),
+    };
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buffer).map_err(io)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buffer[..n]);
+    }
+    Ok(hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
+}
+
+impl SharedEncoder {
+    /// The encoder.
+    pub fn encoder(&self) -> &SentenceEncoder {
+        &self.encoder
+    }
+
+    /// The SHA-256 of the checkpoint's `model.safetensors`.
+    pub fn sha256(&self) -> &str {
+        &self.sha256
+    }
+
+    /// One vector per text (`texts.len() × dim` values), embedding only texts not seen before.
+    pub fn embed(&self, texts: &[&str]) -> Result<Vec<f32>, TextError> {
+        let dim = self.encoder.dim();
+        let mut memo = self.memo.lock().unwrap_or_else(|e| e.into_inner());
+        let mut fresh: Vec<&str> = texts
+            .iter()
+            .copied()
+            .filter(|t| !memo.contains_key(*t))
+            .collect();
+        fresh.sort_unstable();
+        fresh.dedup();
+        if !fresh.is_empty() {
+            if memo.len() + fresh.len() > MEMO_LIMIT {
+                // A server sees endless new texts: start over rather than grow without end.
+                memo.clear();
+            }
+            let vectors = self.encoder.embed(&fresh)?;
+            for (text, vector) in fresh.iter().zip(vectors.chunks(dim)) {
+                memo.insert((*text).to_string(), vector.to_vec());
+            }
+        }
+        Ok(texts
+            .iter()
+            .flat_map(|t| memo[*t].iter().copied())
+            .collect())
+    }
+}
