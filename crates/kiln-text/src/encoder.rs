@@ -181,16 +181,29 @@ impl SentenceEncoder {
     /// One vector per text, text after text (`texts.len() × dim()` values). Texts are
     /// encoded in batches of similar length, so padding costs little.
     pub fn embed(&self, texts: &[&str]) -> Result<Vec<f32>, TextError> {
+        self.embed_reporting(texts, &mut |_| {})
+    }
+
+    /// As [`SentenceEncoder::embed`], calling `done(n)` after each batch with the texts
+    /// embedded so far.
+    pub fn embed_reporting(
+        &self,
+        texts: &[&str],
+        done: &mut dyn FnMut(usize),
+    ) -> Result<Vec<f32>, TextError> {
         let ids = self.tokenize(texts)?;
         let mut order: Vec<usize> = (0..texts.len()).collect();
         order.sort_by_key(|&i| std::cmp::Reverse(ids[i].len()));
         let dim = self.dim();
         let mut out = vec![0f32; texts.len() * dim];
+        let mut finished = 0;
         for chunk in order.chunks(BATCH) {
             let vectors = self.embed_ids(chunk.iter().map(|&i| ids[i].as_slice()));
             for (k, &i) in chunk.iter().enumerate() {
                 out[i * dim..(i + 1) * dim].copy_from_slice(&vectors[k * dim..(k + 1) * dim]);
             }
+            finished += chunk.len();
+            done(finished);
         }
         Ok(out)
     }

@@ -3,6 +3,7 @@
 //! transforming and serving a column embed each distinct text once.
 
 use crate::{SentenceEncoder, TextError};
+use indicatif::{ProgressBar, ProgressStyle};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::io::Read;
@@ -19,6 +20,9 @@ pub struct SharedEncoder {
 
 /// Texts whose vectors are remembered, at most (about 150 MB at 384 values each).
 const MEMO_LIMIT: usize = 100_000;
+
+/// New texts from which embedding shows a progress bar (on a terminal).
+const PROGRESS_FROM: usize = 256;
 
 /// Every encoder loaded in this process, by folder.
 static LOADED: OnceLock<Mutex<HashMap<PathBuf, Arc<SharedEncoder>>>> = OnceLock::new();
@@ -91,7 +95,24 @@ impl SharedEncoder {
                 // A server sees endless new texts: start over rather than grow without end.
                 memo.clear();
             }
-            let vectors = self.encoder.embed(&fresh)?;
+            let vectors = if fresh.len() >= PROGRESS_FROM {
+                let bar = ProgressBar::new(fresh.len() as u64);
+                bar.set_style(
+                    ProgressStyle::with_template(
+                        "{msg} [{bar:30}] {human_pos}/{human_len} texts {per_sec} ETA {eta}",
+                    )
+                    .expect("valid template")
+                    .progress_chars("=> "),
+                );
+                bar.set_message("encoding texts");
+                let vectors = self
+                    .encoder
+                    .embed_reporting(&fresh, &mut |n| bar.set_position(n as u64))?;
+                bar.finish_and_clear();
+                vectors
+            } else {
+                self.encoder.embed(&fresh)?
+            };
             for (text, vector) in fresh.iter().zip(vectors.chunks(dim)) {
                 memo.insert((*text).to_string(), vector.to_vec());
             }
