@@ -111,7 +111,7 @@ fn main() {
             &mut |_| 1e-3,
             &mut noise,
             None,
-            &objective,
+            (&objective, &[]),
             None,
             &ad,
         );

@@ -83,9 +83,32 @@ pub struct TrainArgs {
     /// (frozen) instead of being dropped. Nothing is downloaded.
     #[arg(long)]
     pub pretrained: Option<PathBuf>,
+    /// How classes weigh in a classifier's loss: `balanced` weighs each row by the inverse of
+    /// its class's frequency, for rare classes that matter or class shares that change after
+    /// deployment [default: equal].
+    #[arg(long, value_enum)]
+    pub class_weight: Option<ClassWeightArg>,
     /// Print the results as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `--class-weight` values.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum ClassWeightArg {
+    /// Every row alike.
+    Equal,
+    /// Each class weighs the same in total.
+    Balanced,
+}
+
+impl From<ClassWeightArg> for kiln::training::ClassWeight {
+    fn from(c: ClassWeightArg) -> Self {
+        match c {
+            ClassWeightArg::Equal => kiln::training::ClassWeight::Equal,
+            ClassWeightArg::Balanced => kiln::training::ClassWeight::Balanced,
+        }
+    }
 }
 
 /// What `kiln train` wrote.
@@ -114,6 +137,9 @@ pub fn train(args: TrainArgs, print: Print) -> Result<Trained, KilnError> {
         config.train.epochs = e;
     }
     config.data.allow_anomalies |= args.allow_anomalies;
+    if let Some(c) = args.class_weight {
+        config.train.class_weight = c.into();
+    }
     if let Some(dir) = &args.pretrained {
         // Stored absolute, so the model finds its encoder from any working folder.
         let dir = dir.canonicalize().map_err(|e| {

@@ -277,12 +277,11 @@ pub fn explain(args: ExplainArgs, print: Print) -> Result<Explanation, KilnError
 
 /// The output whose attributions a row is summarised by: the positive class of a binary
 /// classifier, the predicted class of a multiclass one, the value of a regression.
-fn focus(e: &Explanation, row: &kiln::explain::RowExplanation) -> usize {
+fn focus(e: &Explanation, prediction: &[f64]) -> usize {
     match e.outputs.len() {
         1 => 0,
         2 => 1,
-        _ => row
-            .prediction
+        _ => prediction
             .iter()
             .enumerate()
             .max_by(|a, b| a.1.total_cmp(b.1))
@@ -301,7 +300,7 @@ fn global_importance(e: &Explanation) -> Vec<(String, f64)> {
             let sum: f64 = e
                 .rows
                 .iter()
-                .map(|r| r.values[f * k + focus(e, r)].abs())
+                .map(|r| r.values[f * k + focus(e, &r.prediction)].abs())
                 .sum();
             (name.clone(), sum / e.rows.len().max(1) as f64)
         })
@@ -362,8 +361,20 @@ fn print_text(e: &Explanation, seconds: f64) {
     for (name, v) in global_importance(e).iter().take(10) {
         println!("  {name:<28} {v:>10.5}");
     }
+    for t in e.tokens.iter().take(3) {
+        let o = focus(e, &t.prediction);
+        println!(
+            "row {} '{}': words moved {} from {:.4} (without them) to {:.4}; largest:",
+            t.row, t.column, e.outputs[o], t.without_words[o], t.prediction[o]
+        );
+        let mut terms: Vec<&(String, Vec<f64>)> = t.terms.iter().collect();
+        terms.sort_by(|a, b| b.1[o].abs().total_cmp(&a.1[o].abs()));
+        for (term, v) in terms.iter().take(5) {
+            println!("  {term:<28} {:>+10.5}", v[o]);
+        }
+    }
     for r in e.rows.iter().take(3) {
-        let o = focus(e, r);
+        let o = focus(e, &r.prediction);
         let k = e.outputs.len();
         let mut top: Vec<(usize, f64)> = (0..e.features.len())
             .map(|f| (f, r.values[f * k + o]))
@@ -377,6 +388,24 @@ fn print_text(e: &Explanation, seconds: f64) {
             println!("  {:<28} {:>+10.5}", e.features[*f], v);
         }
     }
+}
+
+/// Characters of a text drawn in the report; longer texts are cut there.
+const SHOWN_TEXT: usize = 4000;
+
+/// The first [`SHOWN_TEXT`] characters of a text's spans, each word weighted for `output`.
+fn shown_spans(spans: &[(String, Option<Vec<f64>>)], output: usize) -> Vec<(String, Option<f64>)> {
+    let mut shown = 0;
+    let mut out = Vec::new();
+    for (text, w) in spans {
+        if shown >= SHOWN_TEXT {
+            out.push((" …".to_string(), None));
+            break;
+        }
+        shown += text.chars().count();
+        out.push((text.clone(), w.as_ref().map(|w| w[output])));
+    }
+    out
 }
 
 fn report(e: &Explanation, model: &Path, data: &Path) -> Report {
@@ -424,7 +453,7 @@ fn report(e: &Explanation, model: &Path, data: &Path) -> Report {
                     values: e
                         .rows
                         .iter()
-                        .map(|r| r.values[f * k + focus(e, r)])
+                        .map(|r| r.values[f * k + focus(e, &r.prediction)])
                         .collect(),
                     colour: raw
                         .iter()
@@ -439,7 +468,7 @@ fn report(e: &Explanation, model: &Path, data: &Path) -> Report {
             features,
         });
         for (i, r) in e.rows.iter().enumerate().take(WATERFALLS) {
-            let o = focus(e, r);
+            let o = focus(e, &r.prediction);
             let mut contributions: Vec<(String, f64)> = e
                 .features
                 .iter()
@@ -461,6 +490,17 @@ fn report(e: &Explanation, model: &Path, data: &Path) -> Report {
                 contributions,
             });
         }
+    }
+    for t in e.tokens.iter().take(WATERFALLS) {
+        let o = focus(e, &t.prediction);
+        sections.push(Section::HighlightedText {
+            title: format!("Row {}: the words of '{}'", t.row, t.column),
+            caption: format!(
+                "{} = {:.4}; {:.4} with these words removed. Red words push toward {}, blue ones away (integrated gradients; a word's weight is its own plus half of each word pair it begins or ends).",
+                e.outputs[o], t.prediction[o], t.without_words[o], e.outputs[o]
+            ),
+            spans: shown_spans(&t.spans, o),
+        });
     }
     sections.push(Section::Notes {
         title: "Notes".into(),

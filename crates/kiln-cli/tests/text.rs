@@ -1,7 +1,8 @@
-//! `kiln train --pretrained` on a table with a free-text column: the all-MiniLM-L6-v2 encoder
-//! (frozen) turns each text into a sentence vector, an MLP head learns from it and the other
-//! columns, and the model predicts new texts by what they mean, not by shared words. Needs
-//! the checkpoint: `tests/text/run.sh` fetches it and sets `KILN_MINILM`.
+//! `kiln train` on a table with a free-text column. With no checkpoint the text is read as a
+//! bag of word n-grams. With `--pretrained`, the all-MiniLM-L6-v2 encoder (frozen) also turns
+//! each text into a sentence vector, and the model predicts new texts by what they mean, not
+//! by shared words; that test needs the checkpoint: `tests/text/run.sh` fetches it and sets
+//! `KILN_MINILM`.
 
 mod common;
 use common::kiln;
@@ -33,6 +34,163 @@ const COOKING: &[&str] = &[
     "chop the parsley finely and sprinkle it over the fish",
 ];
 
+/// Topic sentences with the endings appended: every row distinct, so the column is free text;
+/// optionally with a `length` column beside the text.
+fn topics_csv(with_length: bool) -> String {
+    let mut csv = String::from(if with_length {
+        "text,length,topic\n"
+    } else {
+        "text,topic\n"
+    });
+    for ending in ["", ", said Alex", ", they wrote", " on Sunday"] {
+        for (texts, topic) in [(SPORT, "sport"), (COOKING, "cooking")] {
+            for t in texts {
+                let t = format!("{t}{ending}");
+                let length = if with_length {
+                    format!("{},", t.len())
+                } else {
+                    String::new()
+                };
+                csv.push_str(&format!("\"{t}\",{length}{topic}\n"));
+            }
+        }
+    }
+    csv
+}
+
+#[test]
+fn with_no_checkpoint_a_text_column_is_read_as_word_ngrams() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("topics.csv"), topics_csv(false)).unwrap();
+    let o = kiln(&["train", "topics.csv", "--target", "topic", "--json"], d);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = kiln(&["inspect", "topics.kiln", "--json"], d);
+    let manifest: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let text = &manifest["preprocessor"]["features"][0];
+    assert_eq!(text["kind"], "text", "{}", manifest["preprocessor"]);
+    assert!(text["encoder"]["sentence"].is_null());
+    let terms: Vec<&str> = text["encoder"]["ngrams"]["terms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    // Words in every ending's copy of a sentence are terms; "said alex" is a bigram.
+    assert!(
+        terms.contains(&"the") && terms.contains(&"said alex"),
+        "{terms:?}"
+    );
+    // New texts that reuse training words are told apart by them.
+    std::fs::write(
+        d.join("new.csv"),
+        "text\n\"the penalty in the final set\"\n\"bake the dough in olive oil\"\n",
+    )
+    .unwrap();
+    let o = kiln(&["predict", "topics.kiln", "new.csv"], d);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = String::from_utf8_lossy(&o.stdout);
+    let labels: Vec<&str> = out
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap())
+        .collect();
+    assert_eq!(labels, ["sport", "cooking"], "{out}");
+
+    // Explaining them attributes each prediction to its words: the n-grams' integrated
+    // gradients add up to the change from the text with its words removed.
+    let o = kiln(
+        &[
+            "explain",
+            "topics.kiln",
+            "new.csv",
+            "--json",
+            "--report",
+            "why.html",
+        ],
+        d,
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let e: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let tokens = e["explanation"]["tokens"].as_array().unwrap();
+    assert_eq!(tokens.len(), 2, "{e}");
+    for t in tokens {
+        let terms = t["terms"].as_array().unwrap();
+        assert!(!terms.is_empty(), "{t}");
+        for k in 0..2 {
+            let sum: f64 = terms.iter().map(|x| x[1][k].as_f64().unwrap()).sum();
+            let change =
+                t["prediction"][k].as_f64().unwrap() - t["without_words"][k].as_f64().unwrap();
+            assert!(
+                (sum - change).abs() < 0.02 + 0.05 * change.abs(),
+                "{sum} vs {change}: {t}"
+            );
+        }
+    }
+    // The sport text's largest attribution toward "sport" is a term that only sport sentences
+    // used, and it pushes toward sport.
+    let sport = labels.iter().position(|l| *l == "sport").unwrap();
+    let classes = e["explanation"]["outputs"].as_array().unwrap();
+    let k = classes.iter().position(|c| c == "sport").unwrap();
+    let best = tokens[sport]["terms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .max_by(|a, b| {
+            a[1][k]
+                .as_f64()
+                .unwrap()
+                .total_cmp(&b[1][k].as_f64().unwrap())
+        })
+        .unwrap();
+    let term = best[0].as_str().unwrap();
+    let used_in = |texts: &[&str]| {
+        texts
+            .iter()
+            .any(|t| format!(" {} ", t.replace(',', "")).contains(&format!(" {term} ")))
+    };
+    assert!(
+        used_in(SPORT) && !used_in(COOKING) && best[1][k].as_f64().unwrap() > 0.0,
+        "{best}"
+    );
+    let html = std::fs::read_to_string(d.join("why.html")).unwrap();
+    assert!(
+        html.contains("the words of &#39;text&#39;") && html.contains(">penalty</span>"),
+        "report draws the words"
+    );
+
+    // With the bag switched off and no checkpoint, the text is not read, and a table with
+    // nothing else is refused with the reason and the way out.
+    std::fs::write(d.join("off.toml"), "[preprocess]\ntext_vocabulary = 0\n").unwrap();
+    let o = kiln(
+        &[
+            "train",
+            "topics.csv",
+            "--target",
+            "topic",
+            "--config",
+            "off.toml",
+        ],
+        d,
+    );
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("'text' is free text") && err.contains("text_vocabulary"),
+        "{err}"
+    );
+}
+
+/// Runs `kiln` in `dir` with its embedding cache in `dir/cache`.
+fn kiln_cached(args: &[&str], dir: &std::path::Path) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_kiln"))
+        .args(args)
+        .current_dir(dir)
+        .env("KILN_CACHE_DIR", dir.join("cache"))
+        .output()
+        .expect("kiln runs")
+}
+
 fn checkpoint() -> String {
     std::env::var("KILN_MINILM").expect("KILN_MINILM: run tests/text/run.sh")
 }
@@ -42,19 +200,9 @@ fn checkpoint() -> String {
 fn a_text_column_trains_through_a_pretrained_encoder_and_predicts_new_texts() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    // Every row distinct (free text, not a category): each sentence with the same endings.
-    let mut csv = String::from("text,length,topic\n");
-    for ending in ["", ", said Alex", ", they wrote", " on Sunday"] {
-        for (texts, topic) in [(SPORT, "sport"), (COOKING, "cooking")] {
-            for t in texts {
-                let t = format!("{t}{ending}");
-                csv.push_str(&format!("\"{t}\",{},{topic}\n", t.len()));
-            }
-        }
-    }
-    std::fs::write(d.join("topics.csv"), csv).unwrap();
+    std::fs::write(d.join("topics.csv"), topics_csv(true)).unwrap();
     let model = checkpoint();
-    let o = kiln(
+    let o = kiln_cached(
         &[
             "train",
             "topics.csv",
@@ -68,11 +216,21 @@ fn a_text_column_trains_through_a_pretrained_encoder_and_predicts_new_texts() {
     );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let run: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    let o = kiln(&["inspect", "topics.kiln", "--json"], d);
+    // Every distinct text's vector is kept in the cache folder: 80 records of 32 + 384 · 4 + 8
+    // bytes in one file.
+    let cached: Vec<_> = std::fs::read_dir(d.join("cache/embeddings"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(cached.len(), 1, "{cached:?}");
+    let record = 32 + 384 * 4 + 8;
+    assert_eq!(std::fs::metadata(&cached[0]).unwrap().len(), 80 * record);
+    let o = kiln_cached(&["inspect", "topics.kiln", "--json"], d);
     let manifest: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let text = &manifest["preprocessor"]["features"][0];
     assert_eq!(text["kind"], "text", "{}", manifest["preprocessor"]);
-    assert_eq!(text["encoder"]["sha256"].as_str().unwrap().len(), 64);
+    let sha256 = text["encoder"]["sentence"]["sha256"].as_str().unwrap();
+    assert_eq!(sha256.len(), 64);
     assert!(
         run["test_metrics"]["accuracy"].as_f64().unwrap() > 0.9,
         "{run}"
@@ -84,7 +242,7 @@ fn a_text_column_trains_through_a_pretrained_encoder_and_predicts_new_texts() {
         "text,length\n\"the goalie blocked every shot\",29\n\"fold the cream into the melted chocolate\",40\n,0\n",
     )
     .unwrap();
-    let o = kiln(&["predict", "topics.kiln", "new.csv"], d);
+    let o = kiln_cached(&["predict", "topics.kiln", "new.csv"], d);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let out = String::from_utf8_lossy(&o.stdout);
     let labels: Vec<&str> = out
@@ -94,6 +252,32 @@ fn a_text_column_trains_through_a_pretrained_encoder_and_predicts_new_texts() {
         .collect();
     assert_eq!(labels[..2], ["sport", "cooking"], "{out}");
     assert_eq!(labels.len(), 3, "an empty text is predicted too: {out}");
+    // Trained again, now reading the vectors from the cache: the same model.
+    let o = kiln_cached(
+        &[
+            "train",
+            "topics.csv",
+            "--target",
+            "topic",
+            "--pretrained",
+            &model,
+            "--out",
+            "again.kiln",
+        ],
+        d,
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = kiln_cached(&["predict", "again.kiln", "new.csv"], d);
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        out,
+        "same predictions from cached vectors"
+    );
+    assert_eq!(
+        std::fs::metadata(&cached[0]).unwrap().len(),
+        83 * record,
+        "the three new texts were added once"
+    );
 
     // A checkpoint whose weights changed is refused, not silently used.
     let copy = d.join("changed");
@@ -101,7 +285,7 @@ fn a_text_column_trains_through_a_pretrained_encoder_and_predicts_new_texts() {
     for f in ["config.json", "tokenizer.json", "model.safetensors"] {
         std::fs::copy(std::path::Path::new(&model).join(f), copy.join(f)).unwrap();
     }
-    let o = kiln(
+    let o = kiln_cached(
         &[
             "train",
             "topics.csv",
@@ -119,7 +303,7 @@ fn a_text_column_trains_through_a_pretrained_encoder_and_predicts_new_texts() {
     let last = bytes.len() - 1;
     bytes[last] ^= 1;
     std::fs::write(copy.join("model.safetensors"), bytes).unwrap();
-    let o = kiln(&["predict", "c.kiln", "new.csv"], d);
+    let o = kiln_cached(&["predict", "c.kiln", "new.csv"], d);
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(

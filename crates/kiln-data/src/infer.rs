@@ -16,7 +16,7 @@ pub enum ColumnKind {
     Categorical,
     /// Two labels such as true/false or yes/no.
     Boolean,
-    /// Free text, read by a pretrained sentence encoder.
+    /// Free text, read as a bag of word n-grams and, given a checkpoint, a sentence encoder.
     Text,
 }
 
@@ -42,7 +42,7 @@ impl std::fmt::Display for DropReason {
             DropReason::Identifier => "identifier-like (every value distinct)",
             DropReason::Constant => "constant (a single value)",
             DropReason::Empty => "empty (every value missing)",
-            DropReason::FreeText => "free text (long, mostly distinct strings)",
+            DropReason::FreeText => "free text (long, mostly distinct strings), read only with preprocess.text_vocabulary above 0 or a --pretrained checkpoint",
             DropReason::Requested => "dropped as asked (data.drop)",
         })
     }

@@ -10,6 +10,7 @@ pub mod split;
 pub mod stream;
 pub mod table;
 pub mod task;
+pub mod text;
 
 pub use error::DataError;
 pub use image::{ImageData, ImageOptions, ImageSet, decode_image, is_image_data, read_image_data};
@@ -20,3 +21,4 @@ pub use split::{Split, split_indices};
 pub use stream::{Chunk, RecordStream};
 pub use table::{Cell, Column, Table};
 pub use task::{Target, Task, TaskChoice, infer_task};
+pub use text::TextEncoder;

@@ -5,6 +5,7 @@
 use crate::error::DataError;
 use crate::infer::{ColumnKind, ColumnPlan, DropReason, boolean_value};
 use crate::table::{Cell, Column, Table};
+use crate::text::TextEncoder;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
@@ -30,8 +31,11 @@ pub struct PreprocessOptions {
     /// The most one-hot levels per categorical column; rarer levels share an "other" input.
     pub max_levels: usize,
     /// A sentence-encoder checkpoint folder (BERT family: config.json, model.safetensors,
-    /// tokenizer.json): free-text columns become its sentence vectors instead of being dropped.
+    /// tokenizer.json): free-text columns also become its sentence vectors.
     pub pretrained: Option<String>,
+    /// The most word n-grams (unigrams and bigrams, TF-IDF weighted) read from each free-text
+    /// column; 0 reads none (then free text is dropped unless `pretrained` is given).
+    pub text_vocabulary: usize,
 }
 
 impl Default for PreprocessOptions {
@@ -40,6 +44,7 @@ impl Default for PreprocessOptions {
             numeric: NumericEncoding::Standard,
             max_levels: 64,
             pretrained: None,
+            text_vocabulary: 2048,
         }
     }
 }
@@ -76,17 +81,8 @@ pub enum FeatureEncoder {
     /// An image's pixel value (0-255), passed on unchanged: the network standardises pixels
     /// itself. Every pixel must be given.
     Pixel,
-    /// Free text as a pretrained encoder's sentence vector, each value standardised.
-    Text {
-        /// The encoder's checkpoint folder.
-        checkpoint: String,
-        /// SHA-256 of its model.safetensors, checked when the encoder is loaded.
-        sha256: String,
-        /// Training mean of each vector value.
-        mean: Vec<f32>,
-        /// Training standard deviation of each vector value.
-        std: Vec<f32>,
-    },
+    /// Free text as a bag of word n-grams and/or a pretrained encoder's sentence vector.
+    Text(TextEncoder),
 }
 
 impl FeatureEncoder {
@@ -101,7 +97,7 @@ impl FeatureEncoder {
             FeatureEncoder::Categorical { levels, other } => levels.len() + usize::from(*other),
             FeatureEncoder::Boolean { missing_indicator } => 1 + usize::from(*missing_indicator),
             FeatureEncoder::Pixel => 1,
-            FeatureEncoder::Text { mean, .. } => mean.len(),
+            FeatureEncoder::Text(text) => text.width(),
         }
     }
 }
@@ -156,14 +152,20 @@ impl Preprocessor {
         let mut dropped = Vec::new();
         for plan in plans {
             let column = table.column(&plan.name).expect("planned columns exist");
-            match (&plan.use_as, &options.pretrained) {
-                (Err(DropReason::FreeText), Some(checkpoint)) => features.push(Feature {
+            let reads_text = options.pretrained.is_some() || options.text_vocabulary > 0;
+            match &plan.use_as {
+                Err(DropReason::FreeText) if reads_text => features.push(Feature {
                     column: plan.name.clone(),
                     kind: ColumnKind::Text,
-                    encoder: fit_text(column, train_rows, checkpoint)?,
+                    encoder: FeatureEncoder::Text(TextEncoder::fit(
+                        column,
+                        train_rows,
+                        options.pretrained.as_deref(),
+                        options.text_vocabulary,
+                    )?),
                 }),
-                (Err(reason), _) => dropped.push((plan.name.clone(), reason.clone())),
-                (Ok(kind), _) => features.push(Feature {
+                Err(reason) => dropped.push((plan.name.clone(), reason.clone())),
+                Ok(kind) => features.push(Feature {
                     column: plan.name.clone(),
                     kind: *kind,
                     encoder: fit_column(column, *kind, train_rows, options),
@@ -271,7 +273,7 @@ fn fit_column(
     let cells: Vec<&Cell> = rows.iter().map(|&r| &column.cells[r]).collect();
     let has_missing = cells.iter().any(|c| matches!(c, Cell::Missing));
     match kind {
-        ColumnKind::Text => unreachable!("text columns are fitted by fit_text"),
+        ColumnKind::Text => unreachable!("text columns are fitted by TextEncoder::fit"),
         ColumnKind::Numeric => {
             let mut v: Vec<f64> = cells
                 .iter()
@@ -347,106 +349,6 @@ fn quantile_edges(sorted: &[f64], bins: usize) -> Vec<f64> {
 }
 
 /// Writes one column's inputs into `out` at `offset`; returns the count of unseen levels.
-/// Each cell of `column` at `rows` as text (missing cells are empty text).
-fn texts_of(column: &Column, rows: impl Iterator<Item = usize>) -> Vec<String> {
-    rows.map(|r| column.cells[r].as_text()).collect()
-}
-
-/// The shared encoder of a checkpoint folder, as a data error when it cannot be loaded.
-fn text_encoder(checkpoint: &str) -> Result<std::sync::Arc<kiln_text::SharedEncoder>, DataError> {
-    kiln_text::shared_encoder(std::path::Path::new(checkpoint)).map_err(|e| DataError::Malformed {
-        file: checkpoint.to_string(),
-        format: "sentence-encoder checkpoint".into(),
-        reason: e.to_string(),
-    })
-}
-
-/// Fits a text column: its training texts' sentence vectors give each value's mean and spread.
-fn fit_text(
-    column: &Column,
-    rows: &[usize],
-    checkpoint: &str,
-) -> Result<FeatureEncoder, DataError> {
-    let encoder = text_encoder(checkpoint)?;
-    let texts = texts_of(column, rows.iter().copied());
-    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-    let vectors = encoder.embed(&refs).map_err(|e| DataError::BadValue {
-        file: checkpoint.to_string(),
-        line: 0,
-        column: column.name.clone(),
-        problem: e.to_string(),
-    })?;
-    let dim = encoder.encoder().dim();
-    let n = rows.len().max(1) as f64;
-    let mut mean = vec![0f64; dim];
-    for v in vectors.chunks(dim) {
-        for (m, &x) in mean.iter_mut().zip(v) {
-            *m += f64::from(x) / n;
-        }
-    }
-    let mut var = vec![0f64; dim];
-    for v in vectors.chunks(dim) {
-        for ((s, &x), m) in var.iter_mut().zip(v).zip(&mean) {
-            *s += (f64::from(x) - m).powi(2) / n;
-        }
-    }
-    Ok(FeatureEncoder::Text {
-        checkpoint: checkpoint.to_string(),
-        sha256: encoder.sha256().to_string(),
-        mean: mean.iter().map(|&m| m as f32).collect(),
-        std: var
-            .iter()
-            .map(|&v| if v > 1e-12 { v.sqrt() as f32 } else { 1.0 })
-            .collect(),
-    })
-}
-
-/// Writes the standardised sentence vector of each row's text into its inputs.
-fn encode_text(
-    column: &Column,
-    encoder: &FeatureEncoder,
-    out: &mut [f32],
-    width: usize,
-    offset: usize,
-) -> Result<(), DataError> {
-    let FeatureEncoder::Text {
-        checkpoint,
-        sha256,
-        mean,
-        std,
-    } = encoder
-    else {
-        unreachable!("called for text encoders only")
-    };
-    let shared = text_encoder(checkpoint)?;
-    if shared.sha256() != sha256 {
-        return Err(DataError::Malformed {
-            file: format!("{checkpoint}/model.safetensors"),
-            format: "sentence-encoder checkpoint".into(),
-            reason: format!(
-                "its SHA-256 is {}, but the model was trained with {sha256}; put the original checkpoint back in that folder",
-                shared.sha256()
-            ),
-        });
-    }
-    let texts = texts_of(column, 0..column.cells.len());
-    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-    let vectors = shared.embed(&refs).map_err(|e| DataError::BadValue {
-        file: checkpoint.clone(),
-        line: 0,
-        column: column.name.clone(),
-        problem: e.to_string(),
-    })?;
-    let dim = mean.len();
-    for (row, v) in vectors.chunks(dim).enumerate() {
-        let dst = &mut out[row * width + offset..row * width + offset + dim];
-        for (((d, &x), m), s) in dst.iter_mut().zip(v).zip(mean).zip(std) {
-            *d = (x - m) / s;
-        }
-    }
-    Ok(())
-}
-
 fn encode_column(
     table: &Table,
     column: &Column,
@@ -455,8 +357,8 @@ fn encode_column(
     width: usize,
     offset: usize,
 ) -> Result<usize, DataError> {
-    if matches!(encoder, FeatureEncoder::Text { .. }) {
-        encode_text(column, encoder, out, width, offset)?;
+    if let FeatureEncoder::Text(text) = encoder {
+        text.encode(column, out, width, offset)?;
         return Ok(0);
     }
     let mut unseen = 0;
@@ -521,7 +423,7 @@ fn encode_column(
                     dst[1] = f32::from(u8::from(value.is_none()));
                 }
             }
-            FeatureEncoder::Text { .. } => unreachable!("text columns are encoded whole above"),
+            FeatureEncoder::Text(_) => unreachable!("text columns are encoded whole above"),
             FeatureEncoder::Pixel => {
                 dst[0] = match cell {
                     Cell::Num(v) if (0.0..=255.0).contains(v) => *v as f32,
@@ -587,6 +489,7 @@ mod tests {
         numeric: NumericEncoding::Standard,
         max_levels: 64,
         pretrained: None,
+        text_vocabulary: 2048,
     };
 
     #[test]
@@ -636,6 +539,7 @@ mod tests {
             numeric: NumericEncoding::PiecewiseLinear { bins: 4 },
             max_levels: 64,
             pretrained: None,
+            text_vocabulary: 2048,
         };
         let (_, p) = fitted(&csv, &options);
         let e = p.transform(&table("x\n0\n75\n150\n-100\n")).unwrap();
@@ -652,6 +556,7 @@ mod tests {
             numeric: NumericEncoding::Standard,
             max_levels: 2,
             pretrained: None,
+            text_vocabulary: 2048,
         };
         let (_, p) = fitted("c,y\na,0\na,1\nb,0\nc,1\n", &options);
         assert_eq!(p.width(), 2);

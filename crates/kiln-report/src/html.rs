@@ -36,6 +36,8 @@ ul.notes li { padding: 8px 12px; margin: 0 0 6px; border-radius: 6px;
 ul.notes li.warning { background: #fff3d1; border-left-color: #f0a000; color: #5a3b00; }
 .icon { margin-right: 6px; }
 .empty { color: #7a8291; font-style: italic; margin: 0; }
+.tokens { white-space: pre-wrap; line-height: 1.7; font-family: ui-monospace, monospace; font-size: 0.85rem; }
+.tokens span { border-radius: 3px; }
 "#;
 
 /// `s` with `&`, `<`, `>`, `"` and `'` replaced by entities, safe in text and attributes.
@@ -146,6 +148,11 @@ fn section(section: &Section) -> String {
             y_label,
             panels,
         } => (title, scatter(title, y_label, panels)),
+        Section::HighlightedText {
+            title,
+            caption,
+            spans,
+        } => (title, highlighted_text(caption, spans)),
         Section::Notes { title, items } => (title, notes(items)),
     };
     format!(
@@ -192,6 +199,37 @@ fn cell(text: &str) -> String {
         ""
     };
     format!("<td{class}>{}</td>", escape(text))
+}
+
+/// A paragraph of text whose weighted spans are shaded red (positive) or blue (negative) with
+/// an opacity proportional to |weight| over the largest |weight|, the weight as a tooltip.
+fn highlighted_text(caption: &str, spans: &[(String, Option<f64>)]) -> String {
+    let largest = spans
+        .iter()
+        .filter_map(|(_, w)| w.filter(|w| w.is_finite()))
+        .fold(0f64, |m, w| m.max(w.abs()));
+    let mut out = format!("<p>{}</p>\n<p class=\"tokens\">", escape(caption));
+    if spans.is_empty() {
+        out += "<span class=\"empty\">No text.</span>";
+    }
+    for (text, weight) in spans {
+        match weight.filter(|w| w.is_finite() && largest > 0.0) {
+            Some(w) => {
+                let (r, g, b) = if w >= 0.0 {
+                    (214, 39, 40)
+                } else {
+                    (31, 119, 180)
+                };
+                out += &format!(
+                    "<span style=\"background: rgba({r}, {g}, {b}, {:.2})\" title=\"{w:+.4}\">{}</span>",
+                    (w.abs() / largest * 0.8).min(0.8),
+                    escape(text)
+                );
+            }
+            None => out += &escape(text),
+        }
+    }
+    out + "</p>"
 }
 
 /// The notes as a list, warnings highlighted and marked with "⚠".
@@ -309,12 +347,42 @@ mod tests {
                         },
                     ],
                 },
+                Section::HighlightedText {
+                    title: s(),
+                    caption: s(),
+                    spans: vec![(s(), Some(1.0)), (s(), None), (s(), Some(f64::NAN))],
+                },
                 Section::Notes {
                     title: s(),
                     items: vec![(Level::Info, s()), (Level::Warning, s())],
                 },
             ],
         }
+    }
+
+    #[test]
+    fn highlighted_text_shades_words_by_sign_and_relative_size() {
+        let html = highlighted_text(
+            "toward spam",
+            &[
+                ("free".into(), Some(0.4)),
+                (" ".into(), None),
+                ("meeting".into(), Some(-0.2)),
+            ],
+        );
+        assert!(
+            html.contains("rgba(214, 39, 40, 0.80)\" title=\"+0.4000\">free<"),
+            "{html}"
+        );
+        assert!(
+            html.contains("rgba(31, 119, 180, 0.40)\" title=\"-0.2000\">meeting<"),
+            "{html}"
+        );
+        assert!(
+            html.contains("</span> <span"),
+            "plain spans are plain text: {html}"
+        );
+        assert!(highlighted_text("c", &[]).contains("No text."));
     }
 
     #[test]

@@ -209,6 +209,17 @@ pub enum Section {
         /// The panels, drawn in the given order.
         panels: Vec<ScatterPanel>,
     },
+    /// A text with some words shaded by a signed weight (token attributions): red for
+    /// positive, blue for negative, stronger for larger |weight| relative to the largest; the
+    /// weight shows when the pointer rests on a word. Spans without a weight are plain.
+    HighlightedText {
+        /// Heading.
+        title: String,
+        /// One line above the text, e.g. what the weights are.
+        caption: String,
+        /// The text in order, as (text, weight) spans.
+        spans: Vec<(String, Option<f64>)>,
+    },
     /// A list of notes, warnings highlighted.
     Notes {
         /// Heading.

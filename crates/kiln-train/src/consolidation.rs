@@ -47,7 +47,7 @@ impl Consolidation {
         let picked: Vec<usize> = (0..rows).map(|i| i * x.rows / rows.max(1)).collect();
         for &r in &picked {
             let input = x.tensor(r, r + 1, &device);
-            let loss = training_loss(net.forward(input), &y[r..=r], objective, &device);
+            let loss = training_loss(net.forward(input), &y[r..=r], objective, &[], &device);
             let grads = GradientsParams::from_grads(loss.backward(), &net);
             let mut squares = SquaredGradients {
                 grads: &grads,

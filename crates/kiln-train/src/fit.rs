@@ -82,6 +82,47 @@ pub struct TrainOptions {
     pub refit: bool,
     /// Transforms applied to each training batch when the network reads images.
     pub augment: Augmentation,
+    /// How classes weigh in the loss.
+    pub class_weight: ClassWeight,
+}
+
+/// How each class's rows weigh in a classifier's loss.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClassWeight {
+    /// Every row alike, so the model learns the training class frequencies.
+    #[default]
+    Equal,
+    /// Rows weighted by the inverse of their class's training frequency, so every class
+    /// weighs the same in total: for rare classes that matter, or class shares that differ
+    /// after deployment. Probabilities then no longer follow the training frequencies.
+    Balanced,
+}
+
+impl ClassWeight {
+    /// The weight of each class given training labels (empty when all weigh the same).
+    pub fn weights(self, objective: &Objective, y: &[f32]) -> Vec<f32> {
+        match (self, objective) {
+            (ClassWeight::Balanced, Objective::Classification { classes }) => {
+                let mut counts = vec![0usize; *classes];
+                for &c in y {
+                    counts[c as usize] += 1;
+                }
+                let present = counts.iter().filter(|&&n| n > 0).count().max(1);
+                counts
+                    .iter()
+                    .map(|&n| {
+                        if n == 0 {
+                            0.0
+                        } else {
+                            (y.len() as f64 / (present * n) as f64) as f32
+                        }
+                    })
+                    .collect()
+            }
+            _ => Vec::new(),
+        }
+    }
 }
 
 impl Default for TrainOptions {
@@ -97,6 +138,7 @@ impl Default for TrainOptions {
             device: Compute::Cpu,
             refit: true,
             augment: Augmentation::default(),
+            class_weight: ClassWeight::Equal,
         }
     }
 }
@@ -243,6 +285,7 @@ pub fn fit_from(
         .with_weight_decay(options.weight_decay as f32)
         .init();
     let batches = Batches::resolve(options, x.rows);
+    let class_weights = options.class_weight.weights(objective, y);
     let image = config.image();
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut noise = ChaCha8Rng::seed_from_u64(seed ^ 0x9e37_79b9_7f4a_7c15);
@@ -287,15 +330,15 @@ pub fn fit_from(
             },
             &mut noise,
             image.as_ref().map(|shape| (&options.augment, shape)),
-            objective,
+            (objective, &class_weights),
             penalty.as_ref(),
             &ad_device,
         );
         model = next;
         let eval = model.valid();
-        let (train_loss, train_metric) =
-            evaluate(&eval, sample_matrix, &sample_y, objective, &device);
-        let (valid_loss, valid_metric) = evaluate(&eval, valid.0, valid.1, objective, &device);
+        let loss = (objective, class_weights.as_slice());
+        let (train_loss, train_metric) = evaluate(&eval, sample_matrix, &sample_y, loss, &device);
+        let (valid_loss, valid_metric) = evaluate(&eval, valid.0, valid.1, loss, &device);
         let record = EpochRecord {
             epoch,
             train_loss,
@@ -347,7 +390,8 @@ pub fn fit_from(
 /// One pass over `order` in mini-batches of `batch_size`: forward, loss, backward, AdamW
 /// step. `lr_at(step_in_epoch)` gives each step's learning rate; `noise` draws the dropout
 /// masks and the `augment`ation of image batches, whose loss is mixed like the batch when
-/// mixup is on; a `penalty` (EWC) is added to each batch's loss. Returns the updated model
+/// mixup is on; the `loss` is the objective's, each row weighted by its class's weight (none:
+/// equal); a `penalty` (EWC) is added to each batch's loss. Returns the updated model
 /// and the mean training loss (dropout on, penalty off), weighted by batch size.
 #[allow(clippy::too_many_arguments)]
 pub fn run_epoch(
@@ -359,10 +403,11 @@ pub fn run_epoch(
     lr_at: &mut dyn FnMut(usize) -> f64,
     noise: &mut ChaCha8Rng,
     augment: Option<(&Augmentation, &ImageShape)>,
-    objective: &Objective,
+    loss: (&Objective, &[f32]),
     penalty: Option<&Penalty>,
     device: &Device,
 ) -> (Network, f64) {
+    let (objective, class_weights) = loss;
     let (x, y) = data;
     let mut total = 0.0;
     for (i, chunk) in order.chunks(batch_size).enumerate() {
@@ -372,8 +417,8 @@ pub fn run_epoch(
         let inputs = Matrix::new(&bx, chunk.len(), x.width).tensor(0, chunk.len(), device);
         let out = model.forward_train(inputs, noise);
         let loss = match mixup {
-            Some(mixup) => mixed_loss(out, &by, &mixup, objective, device),
-            None => training_loss(out, &by, objective, device),
+            Some(mixup) => mixed_loss(out, &by, &mixup, (objective, class_weights), device),
+            None => training_loss(out, &by, objective, class_weights, device),
         };
         total += f64::from(loss.clone().into_scalar::<f32>()) * chunk.len() as f64;
         let loss = match penalty {
@@ -403,16 +448,18 @@ fn mixed_loss(
     out: Tensor<3>,
     y: &[f32],
     mixup: &Mixup,
-    objective: &Objective,
+    loss: (&Objective, &[f32]),
     device: &Device,
 ) -> Tensor<1> {
+    let (objective, class_weights) = loss;
     let w = mixup.weight;
     let partner_y: Vec<f32> = mixup.partner.iter().map(|&p| y[p]).collect();
     match objective {
         Objective::Classification { .. } => {
-            let own = training_loss(out.clone(), y, objective, device);
+            let own = training_loss(out.clone(), y, objective, class_weights, device);
             own.mul_scalar(w)
-                + training_loss(out, &partner_y, objective, device).mul_scalar(1.0 - w)
+                + training_loss(out, &partner_y, objective, class_weights, device)
+                    .mul_scalar(1.0 - w)
         }
         Objective::Regression { .. } => {
             let mixed: Vec<f32> = y
@@ -420,16 +467,18 @@ fn mixed_loss(
                 .zip(&partner_y)
                 .map(|(a, b)| w * a + (1.0 - w) * b)
                 .collect();
-            training_loss(out, &mixed, objective, device)
+            training_loss(out, &mixed, objective, class_weights, device)
         }
     }
 }
 
-/// Mean loss over ensemble members: cross-entropy, or squared error on the standardised target.
+/// Mean loss over ensemble members: cross-entropy (each row weighted by its class's entry in
+/// `class_weights` unless that is empty), or squared error on the standardised target.
 pub(crate) fn training_loss(
     out: Tensor<3>,
     y: &[f32],
     objective: &Objective,
+    class_weights: &[f32],
     device: &Device,
 ) -> Tensor<1> {
     let [rows, k, _] = out.dims();
@@ -439,7 +488,14 @@ pub(crate) fn training_loss(
             let idx = Tensor::<1, Int>::from_data(TensorData::new(labels, [rows]), device)
                 .reshape([rows, 1, 1])
                 .expand([rows, k, 1]);
-            log_softmax(out, 2).gather(2, idx).mean().neg()
+            let picked = log_softmax(out, 2).gather(2, idx);
+            if class_weights.is_empty() {
+                return picked.mean().neg();
+            }
+            let w: Vec<f32> = y.iter().map(|&v| class_weights[v as usize]).collect();
+            let w =
+                Tensor::<1>::from_data(TensorData::new(w, [rows]), device).reshape([rows, 1, 1]);
+            (picked * w).mean().neg()
         }
         Objective::Regression { mean, std } => {
             let z: Vec<f32> = y
@@ -453,14 +509,16 @@ pub(crate) fn training_loss(
     }
 }
 
-/// Loss and headline metric of the ensemble's averaged prediction.
+/// Loss (class-weighted like training) and headline metric of the ensemble's averaged
+/// prediction.
 fn evaluate(
     model: &Network,
     x: Matrix,
     y: &[f32],
-    objective: &Objective,
+    loss: (&Objective, &[f32]),
     device: &Device,
 ) -> (f64, f64) {
+    let (objective, class_weights) = loss;
     if x.rows == 0 {
         return (f64::NAN, f64::NAN);
     }
@@ -469,10 +527,12 @@ fn evaluate(
         Objective::Classification { classes } => {
             let labels: Vec<usize> = y.iter().map(|&v| v as usize).collect();
             let m = Metrics::classification(&out, *classes, &labels);
-            (
-                m.log_loss.unwrap_or(f64::NAN),
-                m.accuracy.unwrap_or(f64::NAN),
-            )
+            let log_loss = if class_weights.is_empty() {
+                m.log_loss.unwrap_or(f64::NAN)
+            } else {
+                weighted_log_loss(&out, *classes, &labels, class_weights)
+            };
+            (log_loss, m.accuracy.unwrap_or(f64::NAN))
         }
         Objective::Regression { std, .. } => {
             let m = Metrics::regression(&out, y);
@@ -480,6 +540,16 @@ fn evaluate(
             ((rmse / std).powi(2), rmse)
         }
     }
+}
+
+/// Mean cross-entropy of row-major probabilities, each row weighted by its class's weight.
+fn weighted_log_loss(probs: &[f32], classes: usize, labels: &[usize], weights: &[f32]) -> f64 {
+    let total: f64 = probs
+        .chunks(classes)
+        .zip(labels)
+        .map(|(p, &c)| -f64::from(weights[c]) * f64::from(p[c].max(1e-7)).ln())
+        .sum();
+    total / labels.len().max(1) as f64
 }
 
 /// The predicted class of each row from row-major probabilities.
@@ -660,7 +730,13 @@ mod tests {
         let nll = |own: f64, other: f64| (own.exp() + other.exp()).ln() - own;
         let own = (nll(2.0, -1.0) + nll(1.5, 0.5)) / 2.0;
         let swapped = (nll(-1.0, 2.0) + nll(0.5, 1.5)) / 2.0;
-        let mixed = loss(mixed_loss(out(), &[0.0, 1.0], &mixup, &objective, &device));
+        let mixed = loss(mixed_loss(
+            out(),
+            &[0.0, 1.0],
+            &mixup,
+            (&objective, &[]),
+            &device,
+        ));
         assert!(
             (mixed - (0.75 * own + 0.25 * swapped)).abs() < 1e-5,
             "{mixed}"
@@ -671,8 +747,34 @@ mod tests {
             std: 1.0,
         };
         let out = Tensor::<3>::from_data(TensorData::new(vec![1.5f32, 2.5], [2, 1, 1]), &device);
-        let mixed = loss(mixed_loss(out, &[1.0, 3.0], &mixup, &objective, &device));
+        let mixed = loss(mixed_loss(
+            out,
+            &[1.0, 3.0],
+            &mixup,
+            (&objective, &[]),
+            &device,
+        ));
         assert!(mixed.abs() < 1e-6, "{mixed}");
+    }
+
+    #[test]
+    fn balanced_class_weights_make_each_class_weigh_the_same() {
+        let objective = Objective::Classification { classes: 3 };
+        let y = [0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0];
+        let w = ClassWeight::Balanced.weights(&objective, &y);
+        // 8 rows, 2 classes present: 8 / (2 · 6) and 8 / (2 · 2); an absent class weighs 0.
+        assert_eq!(w, [8.0 / 12.0, 2.0, 0.0]);
+        assert!(ClassWeight::Equal.weights(&objective, &y).is_empty());
+        let device = Device::flex();
+        let logits = vec![2.0f32, -1.0, 0.0, 0.5, 1.5, 0.0];
+        let out = Tensor::<3>::from_data(TensorData::new(logits, [2, 1, 3]), &device);
+        let nll0 = (2f64.exp() + (-1f64).exp() + 1.0).ln() - 2.0;
+        let nll1 = (0.5f64.exp() + 1.5f64.exp() + 1.0).ln() - 1.5;
+        let got = f64::from(
+            training_loss(out, &[0.0, 1.0], &objective, &w, &device).into_scalar::<f32>(),
+        );
+        let expected = (f64::from(w[0]) * nll0 + f64::from(w[1]) * nll1) / 2.0;
+        assert!((got - expected).abs() < 1e-5, "{got} vs {expected}");
     }
 
     #[test]

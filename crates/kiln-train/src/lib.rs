@@ -15,7 +15,8 @@ pub use consolidation::Consolidation;
 pub use curve::{EpochRecord, diagnose};
 pub use device::Compute;
 pub use fit::{
-    Batches, EpochReport, FitOutcome, Objective, TrainOptions, WarmStart, fit, fit_from,
+    Batches, ClassWeight, EpochReport, FitOutcome, Objective, TrainOptions, WarmStart, fit,
+    fit_from,
 };
 pub use metrics::{Metrics, confusion_matrix};
 pub use predict::{Matrix, predict};

@@ -31,6 +31,9 @@ pub enum Method {
     Importance,
 }
 
+/// Path steps of the word attributions' integrated gradients.
+const TOKEN_STEPS: usize = 64;
+
 /// Most features for which `Auto` computes exact Shapley values (4096 coalitions).
 const AUTO_EXACT_FEATURES: usize = 12;
 
@@ -94,6 +97,9 @@ pub struct Explanation {
     /// Per explained row and feature, the feature's number (None for categories or missing),
     /// for colouring plots.
     pub feature_values: Vec<Vec<Option<f64>>>,
+    /// Word attributions of free-text columns read as n-grams, per explained row.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tokens: Vec<TokenAttribution>,
     /// Decisions and caveats, in words.
     pub notes: Vec<String>,
 }
@@ -355,6 +361,14 @@ pub fn explain(
                 .collect()
         })
         .collect();
+    let tokens = if method == Method::Importance {
+        Vec::new()
+    } else {
+        token_attributions(bundle, table, &encoded, rows, TOKEN_STEPS)
+    };
+    if !tokens.is_empty() {
+        notes.push(format!("word attributions: integrated gradients ({TOKEN_STEPS} steps) over each text's n-gram inputs, from the same row with the text's words removed"));
+    }
     Ok(Explanation {
         method,
         output_space,
@@ -363,6 +377,7 @@ pub fn explain(
         rows: explained,
         importance,
         feature_values,
+        tokens,
         notes,
     })
 }
@@ -414,15 +429,35 @@ pub fn integrated_gradients(
     x: &[f32],
     steps: usize,
 ) -> Attribution {
-    let m = &bundle.manifest;
-    let width = x.len();
-    let mut baseline = vec![0f32; width];
+    let outputs = bundle.manifest.network.outputs;
+    let mut baseline = vec![0f32; x.len()];
     for b in 0..background.n {
         let w = background.weights[b] as f32;
         for (acc, v) in baseline.iter_mut().zip(background.row(b)) {
             *acc += w * v;
         }
     }
+    let per_input = input_gradients(bundle, &baseline, x, steps);
+    let mut values = vec![0f64; groups.len() * outputs];
+    for (f, columns) in groups.columns.iter().enumerate() {
+        for k in 0..outputs {
+            values[f * outputs + k] = columns.iter().map(|&j| per_input[j * outputs + k]).sum();
+        }
+    }
+    let ends = BundleModel::new(bundle).predict(&[baseline, x.to_vec()].concat(), 2);
+    Attribution {
+        base: ends[..outputs].to_vec(),
+        values,
+        prediction: ends[outputs..].to_vec(),
+    }
+}
+
+/// Integrated gradients of every output per network input (inputs × outputs, row-major) along
+/// the straight path from `baseline` to `x`, by the midpoint rule with `steps` points. The
+/// output is the ensemble members' mean probability, or value in the target's units.
+fn input_gradients(bundle: &Bundle, baseline: &[f32], x: &[f32], steps: usize) -> Vec<f64> {
+    let m = &bundle.manifest;
+    let width = x.len();
     let steps = steps.max(1);
     let path: Vec<f32> = (0..steps)
         .flat_map(|s| {
@@ -437,14 +472,11 @@ pub fn integrated_gradients(
     let ad = Device::flex().autodiff();
     let model = bundle.model.clone().to_device(&ad);
     let outputs = m.network.outputs;
-    let model_view = BundleModel::new(bundle);
-    let ends = model_view.predict(&[baseline.clone(), x.to_vec()].concat(), 2);
-    let mut values = vec![0f64; groups.len() * outputs];
+    let mut values = vec![0f64; width * outputs];
     for k in 0..outputs {
         let input = Tensor::<2>::from_data(TensorData::new(path.clone(), [steps, width]), &ad)
             .require_grad();
-        // [steps, members, outputs]; the output is the members' mean probability or value,
-        // as in prediction.
+        // [steps, members, outputs].
         let out = model.forward(input.clone());
         let members = out.dims()[1];
         let value = match &m.objective {
@@ -462,19 +494,112 @@ pub fn integrated_gradients(
         if g.len() != steps * width {
             continue;
         }
-        for (f, columns) in groups.columns.iter().enumerate() {
-            let mut total = 0f64;
-            for &j in columns {
-                let mean_grad: f64 =
-                    (0..steps).map(|s| f64::from(g[s * width + j])).sum::<f64>() / steps as f64;
-                total += f64::from(x[j] - baseline[j]) * mean_grad;
-            }
-            values[f * outputs + k] = total;
+        for j in 0..width {
+            let mean_grad: f64 =
+                (0..steps).map(|s| f64::from(g[s * width + j])).sum::<f64>() / steps as f64;
+            values[j * outputs + k] = f64::from(x[j] - baseline[j]) * mean_grad;
         }
     }
-    Attribution {
-        base: ends[..outputs].to_vec(),
-        values,
-        prediction: ends[outputs..].to_vec(),
+    values
+}
+
+/// How the words of one row's free-text column moved each output.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TokenAttribution {
+    /// 0-based data row.
+    pub row: usize,
+    /// The text column.
+    pub column: String,
+    /// Per output: the model's output for the row with this text's words removed (the
+    /// baseline of the path).
+    pub without_words: Vec<f64>,
+    /// Per output: the model's output for the row.
+    pub prediction: Vec<f64>,
+    /// Each n-gram of the text that the model reads, with its attribution per output; they
+    /// add up to prediction − without_words (up to the path integral's error). Largest
+    /// |attribution| toward the last output first.
+    pub terms: Vec<(String, Vec<f64>)>,
+    /// The text as spans, each word with its attribution per output (its unigram's plus half
+    /// of each bigram it is part of); spans between words have none.
+    pub spans: Vec<(String, Option<Vec<f64>>)>,
+}
+
+/// Integrated gradients over the word n-gram inputs of each free-text column, for each row:
+/// from the row with the column's words removed to the row itself, so each word the model
+/// reads gets its share of the difference. Empty for models without word n-grams.
+pub fn token_attributions(
+    bundle: &Bundle,
+    table: &Table,
+    encoded: &kiln_data::Encoded,
+    rows: &[usize],
+    steps: usize,
+) -> Vec<TokenAttribution> {
+    let m = &bundle.manifest;
+    let outputs = m.network.outputs;
+    let width = encoded.width;
+    let mut found = Vec::new();
+    let mut offset = 0;
+    for feature in &m.preprocessor.features {
+        let start = offset;
+        offset += feature.encoder.width();
+        let kiln_data::preprocess::FeatureEncoder::Text(text) = &feature.encoder else {
+            continue;
+        };
+        let Some(bag) = &text.ngrams else { continue };
+        let Some(column) = table.column(&feature.column) else {
+            continue;
+        };
+        let block = start + text.sentence.as_ref().map_or(0, |s| s.mean.len());
+        let block = block..block + bag.terms.len();
+        for &r in rows {
+            let x = &encoded.values[r * width..(r + 1) * width];
+            let mut baseline = x.to_vec();
+            baseline[block.clone()].fill(0.0);
+            let per_input = input_gradients(bundle, &baseline, x, steps);
+            let ends =
+                BundleModel::new(bundle).predict(&[baseline.clone(), x.to_vec()].concat(), 2);
+            let mut terms: Vec<(String, Vec<f64>)> = block
+                .clone()
+                .filter(|&j| x[j] != 0.0)
+                .map(|j| {
+                    (
+                        bag.terms[j - block.start].clone(),
+                        per_input[j * outputs..(j + 1) * outputs].to_vec(),
+                    )
+                })
+                .collect();
+            terms.sort_by(|a, b| b.1[outputs - 1].abs().total_cmp(&a.1[outputs - 1].abs()));
+            let weight: std::collections::HashMap<&str, &[f64]> = terms
+                .iter()
+                .map(|(t, v)| (t.as_str(), v.as_slice()))
+                .collect();
+            let spans =
+                kiln_data::text::word_spans(&column.cells[r].as_text(), |word, before, after| {
+                    let mut total = vec![0f64; outputs];
+                    let mut known = false;
+                    let halves = [
+                        before.map(|b| format!("{b} {word}")),
+                        after.map(|a| format!("{word} {a}")),
+                    ];
+                    for (term, share) in std::iter::once((word.to_string(), 1.0))
+                        .chain(halves.into_iter().flatten().map(|t| (t, 0.5)))
+                    {
+                        if let Some(v) = weight.get(term.as_str()) {
+                            known = true;
+                            total.iter_mut().zip(*v).for_each(|(t, x)| *t += share * x);
+                        }
+                    }
+                    known.then_some(total)
+                });
+            found.push(TokenAttribution {
+                row: r,
+                column: feature.column.clone(),
+                without_words: ends[..outputs].to_vec(),
+                prediction: ends[outputs..].to_vec(),
+                terms,
+                spans,
+            });
+        }
     }
+    found
 }

@@ -350,7 +350,7 @@ fn main() {
                 &mut |_| LEARNING_RATE,
                 &mut noise,
                 None,
-                &objective,
+                (&objective, &[]),
                 None,
                 &ad,
             );
