@@ -3,6 +3,7 @@
 //! and the sentence-transformers pooling files), run in burn. Nothing is downloaded.
 
 pub mod bert;
+pub mod cache;
 pub mod checkpoint;
 pub mod encoder;
 pub mod error;

@@ -1,7 +1,9 @@
 //! Encoders shared by everything in one process, loaded once per checkpoint folder and checked
-//! against the checksum a model recorded, with every text's vector remembered, so fitting,
-//! transforming and serving a column embed each distinct text once.
+//! against the checksum a model recorded, with every text's vector remembered (in memory, and
+//! on disk between runs), so fitting, transforming and serving a column embed each distinct
+//! text once.
 
+use crate::cache::{VectorStore, cache_dir, text_hash};
 use crate::{SentenceEncoder, TextError};
 use indicatif::{ProgressBar, ProgressStyle};
 use sha2::{Digest, Sha256};
@@ -16,6 +18,10 @@ pub struct SharedEncoder {
     encoder: SentenceEncoder,
     sha256: String,
     memo: Mutex<HashMap<String, Vec<f32>>>,
+    /// The on-disk vectors of this encoder, opened at the first embedding (None: no cache).
+    store: Mutex<Option<Option<VectorStore>>>,
+    /// Where the store lives, if caching is on.
+    store_path: Option<PathBuf>,
 }
 
 /// Texts whose vectors are remembered, at most (about 150 MB at 384 values each).
@@ -36,13 +42,45 @@ pub fn shared_encoder(dir: &Path) -> Result<Arc<SharedEncoder>, TextError> {
         return Ok(found.clone());
     }
     let encoder = SentenceEncoder::load(dir)?;
+    let sha256 = file_sha256(&dir.join("model.safetensors"))?;
+    let store_path = cache_dir().map(|c| {
+        c.join("embeddings")
+            .join(format!("{}.bin", settings_key(dir, &sha256)))
+    });
     let shared = Arc::new(SharedEncoder {
         encoder,
-        sha256: file_sha256(&dir.join("model.safetensors"))?,
+        sha256,
         memo: Mutex::new(HashMap::new()),
+        store: Mutex::new(None),
+        store_path,
     });
     loaded.insert(key, shared.clone());
     Ok(shared)
+}
+
+/// Files besides the weights that change what a checkpoint's vectors are.
+const SETTINGS_FILES: [&str; 6] = [
+    "config.json",
+    "tokenizer.json",
+    "modules.json",
+    "sentence_bert_config.json",
+    "config_sentence_transformers.json",
+    "1_Pooling/config.json",
+];
+
+/// A checksum of everything that decides a checkpoint's vectors: its weights' SHA-256 and its
+/// settings files (those present), in hex.
+fn settings_key(dir: &Path, weights_sha256: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(weights_sha256.as_bytes());
+    for name in SETTINGS_FILES {
+        if let Ok(bytes) = std::fs::read(dir.join(name)) {
+            h.update(name.as_bytes());
+            h.update((bytes.len() as u64).to_le_bytes());
+            h.update(&bytes);
+        }
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The SHA-256 of a file, in hex.
@@ -79,7 +117,51 @@ impl SharedEncoder {
         &self.sha256
     }
 
-    /// One vector per text (`texts.len() × dim` values), embedding only texts not seen before.
+    /// Where this encoder's vectors are kept between runs, if anywhere.
+    pub fn cache_file(&self) -> Option<&Path> {
+        self.store_path.as_deref()
+    }
+
+    /// Moves the on-disk vectors of any of `fresh` into `memo`, dropping them from `fresh`.
+    fn recall(&self, fresh: &mut Vec<&str>, memo: &mut HashMap<String, Vec<f32>>) {
+        let Some(path) = &self.store_path else { return };
+        let mut store = self.store.lock().unwrap_or_else(|e| e.into_inner());
+        let store = store.get_or_insert_with(|| Some(VectorStore::open(path, self.encoder.dim())));
+        let Some(store) = store.as_ref() else { return };
+        if store.is_empty() {
+            return;
+        }
+        let hashes: Vec<_> = fresh.iter().map(|t| text_hash(t)).collect();
+        let mut found = store.get(&hashes);
+        fresh.retain(|t| match found.remove(&text_hash(t)) {
+            Some(v) => {
+                memo.insert((*t).to_string(), v);
+                false
+            }
+            None => true,
+        });
+    }
+
+    /// Keeps new vectors on disk; a failure to write only loses the cache (and turns it off
+    /// for this process), so it is not an error.
+    fn keep(&self, texts: &[&str], vectors: &[f32]) {
+        let mut store = self.store.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(Some(s)) = store.as_mut() else {
+            return;
+        };
+        let dim = self.encoder.dim();
+        let records: Vec<_> = texts
+            .iter()
+            .zip(vectors.chunks(dim))
+            .map(|(t, v)| (text_hash(t), v))
+            .collect();
+        if s.append(&records).is_err() {
+            *store = Some(None);
+        }
+    }
+
+    /// One vector per text (`texts.len() × dim` values), embedding only texts not seen before
+    /// (in this process or, through the cache folder, an earlier one).
     pub fn embed(&self, texts: &[&str]) -> Result<Vec<f32>, TextError> {
         let dim = self.encoder.dim();
         let mut memo = self.memo.lock().unwrap_or_else(|e| e.into_inner());
@@ -90,11 +172,12 @@ impl SharedEncoder {
             .collect();
         fresh.sort_unstable();
         fresh.dedup();
+        if memo.len() + fresh.len() > MEMO_LIMIT {
+            // A server sees endless new texts: start over rather than grow without end.
+            memo.clear();
+        }
+        self.recall(&mut fresh, &mut memo);
         if !fresh.is_empty() {
-            if memo.len() + fresh.len() > MEMO_LIMIT {
-                // A server sees endless new texts: start over rather than grow without end.
-                memo.clear();
-            }
             let vectors = if fresh.len() >= PROGRESS_FROM {
                 let bar = ProgressBar::new(fresh.len() as u64);
                 bar.set_style(
@@ -113,6 +196,7 @@ impl SharedEncoder {
             } else {
                 self.encoder.embed(&fresh)?
             };
+            self.keep(&fresh, &vectors);
             for (text, vector) in fresh.iter().zip(vectors.chunks(dim)) {
                 memo.insert((*text).to_string(), vector.to_vec());
             }
