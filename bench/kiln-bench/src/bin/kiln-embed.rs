@@ -7,6 +7,10 @@
 use kiln_text::SentenceEncoder;
 use std::time::Instant;
 
+/// The allocator the `kiln` command uses, so the benchmark measures what users run.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.len() != 3 {
