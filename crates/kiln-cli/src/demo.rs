@@ -306,9 +306,10 @@ pub fn run(out: &Path, json: bool) -> Result<(), KilnError> {
     say("\nthe later mails (their spam differs from the training spam):");
     let spam_later = commands::evaluate(&spam.model, &out.join("spam_later.jsonl.gz"), print)?;
     say(&format!(
-        "\nopen {} for the learning curves, metrics and confusion matrix, {} for the image model's, {} for the explanations, {} for the tuning and {} for the monitoring.",
+        "\nopen {} for the learning curves, metrics and confusion matrix, {} for the image model's, {} for the spam filter's, {} for the explanations, {} for the tuning and {} for the monitoring.",
         trained.report.display(),
         cnn.report.display(),
+        spam.report.display(),
         explanation_report.display(),
         tune_report.display(),
         monitor_report.display()
