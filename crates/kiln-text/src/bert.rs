@@ -307,7 +307,7 @@ fn exp_neg(x: f32) -> f32 {
 }
 
 #[cfg(test)]
-mod gelu_tests {
+mod tests {
     use super::*;
 
     #[test]
