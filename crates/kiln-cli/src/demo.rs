@@ -305,11 +305,31 @@ pub fn run(out: &Path, json: bool) -> Result<(), KilnError> {
     )?;
     say("\nthe later mails (their spam differs from the training spam):");
     let spam_later = commands::evaluate(&spam.model, &out.join("spam_later.jsonl.gz"), print)?;
+    say(
+        "\nwhich words decided, for the first two later mails (integrated gradients over the n-grams):",
+    );
+    let spam_explanation = out.join("spam.explain.html");
+    explain::explain(
+        ExplainArgs {
+            model: spam.model.clone(),
+            data: out.join("spam_later.jsonl.gz"),
+            method: MethodArg::Auto,
+            rows: Some("0-1".into()),
+            background: 16,
+            samples: 0,
+            seed: 42,
+            out: None,
+            report: Some(spam_explanation.clone()),
+            json: false,
+        },
+        print,
+    )?;
     say(&format!(
-        "\nopen {} for the learning curves, metrics and confusion matrix, {} for the image model's, {} for the spam filter's, {} for the explanations, {} for the tuning and {} for the monitoring.",
+        "\nopen {} for the learning curves, metrics and confusion matrix, {} for the image model's, {} for the spam filter's (and {} for its words), {} for the explanations, {} for the tuning and {} for the monitoring.",
         trained.report.display(),
         cnn.report.display(),
         spam.report.display(),
+        spam_explanation.display(),
         explanation_report.display(),
         tune_report.display(),
         monitor_report.display()
