@@ -90,11 +90,7 @@ fn with_no_checkpoint_a_text_column_is_read_as_word_ngrams() {
     let o = kiln(&["predict", "topics.kiln", "new.csv"], d);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let out = String::from_utf8_lossy(&o.stdout);
-    let labels: Vec<&str> = out
-        .lines()
-        .skip(1)
-        .map(|l| l.split(',').next().unwrap())
-        .collect();
+    let labels = first_column(&out);
     assert_eq!(labels, ["sport", "cooking"], "{out}");
 
     // Explaining them attributes each prediction to its words: the n-grams' integrated
@@ -191,6 +187,14 @@ fn kiln_cached(args: &[&str], dir: &std::path::Path) -> std::process::Output {
         .expect("kiln runs")
 }
 
+/// The first column of each row of `kiln predict`'s CSV output (the predicted label).
+fn first_column(csv: &str) -> Vec<&str> {
+    csv.lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap_or(""))
+        .collect()
+}
+
 fn checkpoint() -> String {
     std::env::var("KILN_MINILM").expect("KILN_MINILM: run tests/text/run.sh")
 }
@@ -245,11 +249,7 @@ fn a_text_column_trains_through_a_pretrained_encoder_and_predicts_new_texts() {
     let o = kiln_cached(&["predict", "topics.kiln", "new.csv"], d);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let out = String::from_utf8_lossy(&o.stdout);
-    let labels: Vec<&str> = out
-        .lines()
-        .skip(1)
-        .map(|l| l.split(',').next().unwrap())
-        .collect();
+    let labels = first_column(&out);
     assert_eq!(labels[..2], ["sport", "cooking"], "{out}");
     assert_eq!(labels.len(), 3, "an empty text is predicted too: {out}");
     // Trained again, now reading the vectors from the cache: the same model.
