@@ -42,5 +42,6 @@ fi
 [ -f "$KILN_ONNX_CLS" ] || die "no model at $KILN_ONNX_CLS"
 export KILN_ONNX_CLS
 cd "$ROOT"
-cargo test -p kiln-onnx --test reference -- --include-ignored
+# --workspace keeps the features of `cargo test --workspace`, so nothing is rebuilt.
+cargo test --workspace --test reference -- --include-ignored
 echo "tests/onnx: PASS"

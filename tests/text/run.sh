@@ -32,7 +32,8 @@ fi
 [ -f "$KILN_MINILM/model.safetensors" ] || die "no model.safetensors in $KILN_MINILM"
 export KILN_MINILM
 cd "$ROOT"
-cargo test -p kiln-text --test minilm -- --include-ignored
-# kiln train --pretrained on a text column, predictions of new texts, a changed checkpoint.
-cargo test -p kiln-cli --test text -- --include-ignored
+# The vectors against the fixture (kiln-text's minilm test), then kiln train --pretrained on a
+# text column, predictions of new texts, a changed checkpoint (kiln-cli's text test).
+# --workspace keeps the features of `cargo test --workspace`, so nothing is rebuilt.
+cargo test --workspace --test minilm --test text -- --include-ignored
 echo "tests/text: PASS"
