@@ -48,8 +48,12 @@ pub struct NgramBag {
 impl TextEncoder {
     /// Number of network inputs.
     pub fn width(&self) -> usize {
+        self.sentence_width() + self.ngrams.as_ref().map_or(0, |b| b.terms.len())
+    }
+
+    /// Number of sentence-vector inputs, which come first; the n-gram inputs follow them.
+    pub fn sentence_width(&self) -> usize {
         self.sentence.as_ref().map_or(0, |s| s.mean.len())
-            + self.ngrams.as_ref().map_or(0, |b| b.terms.len())
     }
 
     /// Fits the column's transform on the texts at `rows`: sentence vectors when `checkpoint`
@@ -78,13 +82,11 @@ impl TextEncoder {
         offset: usize,
     ) -> Result<(), DataError> {
         let texts = texts_of(column, 0..column.cells.len());
-        let mut at = offset;
         if let Some(s) = &self.sentence {
-            s.encode(column, &texts, out, width, at)?;
-            at += s.mean.len();
+            s.encode(column, &texts, out, width, offset)?;
         }
         if let Some(b) = &self.ngrams {
-            b.encode(&texts, out, width, at);
+            b.encode(&texts, out, width, offset + self.sentence_width());
         }
         Ok(())
     }

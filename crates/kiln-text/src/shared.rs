@@ -3,7 +3,7 @@
 //! on disk between runs), so fitting, transforming and serving a column embed each distinct
 //! text once.
 
-use crate::cache::{VectorStore, cache_dir, text_hash};
+use crate::cache::{TextHash, VectorStore, cache_dir, text_hash};
 use crate::{SentenceEncoder, TextError};
 use indicatif::{ProgressBar, ProgressStyle};
 use sha2::{Digest, Sha256};
@@ -122,38 +122,51 @@ impl SharedEncoder {
         self.store_path.as_deref()
     }
 
-    /// Moves the on-disk vectors of any of `fresh` into `memo`, dropping them from `fresh`.
-    fn recall(&self, fresh: &mut Vec<&str>, memo: &mut HashMap<String, Vec<f32>>) {
-        let Some(path) = &self.store_path else { return };
+    /// Moves the on-disk vectors of any of `fresh` into `memo`, dropping them from `fresh`;
+    /// returns the hashes of the texts left in `fresh`, in order (none when nothing is cached
+    /// on disk).
+    fn recall(&self, fresh: &mut Vec<&str>, memo: &mut HashMap<String, Vec<f32>>) -> Vec<TextHash> {
+        let Some(path) = &self.store_path else {
+            return Vec::new();
+        };
         let mut store = self.store.lock().unwrap_or_else(|e| e.into_inner());
         let store = store.get_or_insert_with(|| Some(VectorStore::open(path, self.encoder.dim())));
-        let Some(store) = store.as_ref() else { return };
-        if store.is_empty() {
-            return;
-        }
-        let hashes: Vec<_> = fresh.iter().map(|t| text_hash(t)).collect();
+        let Some(store) = store.as_ref() else {
+            return Vec::new();
+        };
+        let hashes: Vec<TextHash> = fresh.iter().map(|t| text_hash(t)).collect();
         let mut found = store.get(&hashes);
-        fresh.retain(|t| match found.remove(&text_hash(t)) {
-            Some(v) => {
-                memo.insert((*t).to_string(), v);
-                false
+        let mut left = Vec::with_capacity(fresh.len());
+        let mut left_hashes = Vec::with_capacity(fresh.len());
+        for (text, hash) in fresh.drain(..).zip(hashes) {
+            match found.remove(&hash) {
+                Some(v) => {
+                    memo.insert(text.to_string(), v);
+                }
+                None => {
+                    left.push(text);
+                    left_hashes.push(hash);
+                }
             }
-            None => true,
-        });
+        }
+        *fresh = left;
+        left_hashes
     }
 
-    /// Keeps new vectors on disk; a failure to write only loses the cache (and turns it off
-    /// for this process), so it is not an error.
-    fn keep(&self, texts: &[&str], vectors: &[f32]) {
+    /// Keeps new vectors (of the texts with these hashes) on disk; a failure to write only
+    /// loses the cache (and turns it off for this process), so it is not an error.
+    fn keep(&self, hashes: &[TextHash], vectors: &[f32]) {
+        if hashes.is_empty() {
+            return;
+        }
         let mut store = self.store.lock().unwrap_or_else(|e| e.into_inner());
         let Some(Some(s)) = store.as_mut() else {
             return;
         };
-        let dim = self.encoder.dim();
-        let records: Vec<_> = texts
+        let records: Vec<_> = hashes
             .iter()
-            .zip(vectors.chunks(dim))
-            .map(|(t, v)| (text_hash(t), v))
+            .copied()
+            .zip(vectors.chunks(self.encoder.dim()))
             .collect();
         if s.append(&records).is_err() {
             *store = Some(None);
@@ -176,7 +189,7 @@ impl SharedEncoder {
             // A server sees endless new texts: start over rather than grow without end.
             memo.clear();
         }
-        self.recall(&mut fresh, &mut memo);
+        let hashes = self.recall(&mut fresh, &mut memo);
         if !fresh.is_empty() {
             let vectors = if fresh.len() >= PROGRESS_FROM {
                 let bar = ProgressBar::new(fresh.len() as u64);
@@ -196,7 +209,7 @@ impl SharedEncoder {
             } else {
                 self.encoder.embed(&fresh)?
             };
-            self.keep(&fresh, &vectors);
+            self.keep(&hashes, &vectors);
             for (text, vector) in fresh.iter().zip(vectors.chunks(dim)) {
                 memo.insert((*text).to_string(), vector.to_vec());
             }

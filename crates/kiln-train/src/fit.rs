@@ -530,7 +530,7 @@ fn evaluate(
             let log_loss = if class_weights.is_empty() {
                 m.log_loss.unwrap_or(f64::NAN)
             } else {
-                weighted_log_loss(&out, *classes, &labels, class_weights)
+                crate::metrics::log_loss(&out, *classes, &labels, class_weights)
             };
             (log_loss, m.accuracy.unwrap_or(f64::NAN))
         }
@@ -540,16 +540,6 @@ fn evaluate(
             ((rmse / std).powi(2), rmse)
         }
     }
-}
-
-/// Mean cross-entropy of row-major probabilities, each row weighted by its class's weight.
-fn weighted_log_loss(probs: &[f32], classes: usize, labels: &[usize], weights: &[f32]) -> f64 {
-    let total: f64 = probs
-        .chunks(classes)
-        .zip(labels)
-        .map(|(p, &c)| -f64::from(weights[c]) * f64::from(p[c].max(1e-7)).ln())
-        .sum();
-    total / labels.len().max(1) as f64
 }
 
 /// The predicted class of each row from row-major probabilities.

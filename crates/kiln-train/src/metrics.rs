@@ -39,12 +39,7 @@ impl Metrics {
             .map(|r| argmax(&probs[r * classes..(r + 1) * classes]))
             .collect();
         let correct = predicted.iter().zip(labels).filter(|(p, l)| p == l).count();
-        let log_loss = labels
-            .iter()
-            .enumerate()
-            .map(|(r, &l)| -(f64::from(probs[r * classes + l]).clamp(1e-15, 1.0)).ln())
-            .sum::<f64>()
-            / rows.max(1) as f64;
+        let log_loss = log_loss(probs, classes, labels, &[]);
         let cm = confusion_matrix(&predicted, labels, classes);
         let f1: Vec<f64> = (0..classes)
             .filter(|&c| cm[c].iter().sum::<usize>() > 0 || (0..classes).any(|a| cm[a][c] > 0))
@@ -109,6 +104,20 @@ impl Metrics {
         .filter_map(|(k, v)| v.map(|v| (k, v)))
         .collect()
     }
+}
+
+/// Mean cross-entropy of row-major probabilities against `labels`, each row weighted by its
+/// class's entry in `weights` (empty: all rows alike).
+pub fn log_loss(probs: &[f32], classes: usize, labels: &[usize], weights: &[f32]) -> f64 {
+    labels
+        .iter()
+        .enumerate()
+        .map(|(r, &l)| {
+            let w = weights.get(l).map_or(1.0, |&w| f64::from(w));
+            -w * f64::from(probs[r * classes + l]).clamp(1e-15, 1.0).ln()
+        })
+        .sum::<f64>()
+        / labels.len().max(1) as f64
 }
 
 /// Index of the largest value (the first on ties).

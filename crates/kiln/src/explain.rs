@@ -549,7 +549,7 @@ pub fn token_attributions(
         let Some(column) = table.column(&feature.column) else {
             continue;
         };
-        let block = start + text.sentence.as_ref().map_or(0, |s| s.mean.len());
+        let block = start + text.sentence_width();
         let block = block..block + bag.terms.len();
         for &r in rows {
             let x = &encoded.values[r * width..(r + 1) * width];
