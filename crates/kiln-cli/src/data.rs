@@ -102,7 +102,7 @@ pub fn profile(args: ProfileArgs, print: Print) -> Result<(), KilnError> {
         let part = part?;
         match &mut merged {
             None => merged = Some(part),
-            Some(whole) => whole.merge(&part)?,
+            Some(whole) => whole.merge(part)?,
         }
     }
     let seconds = started.elapsed().as_secs_f64();

@@ -240,7 +240,54 @@ pub struct ColumnStats {
     pub first_non_finite: Option<Example>,
     /// Every number, in file order, when the profile keeps them (for exact drift distances
     /// between two tables); not saved with the profile.
-    pub values: Option<Vec<f64>>,
+    pub values: Option<KeptValues>,
+}
+
+/// Every number of a column in file order, held as the chunks that read them: merging moves
+/// chunks and never copies or regrows one long list.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct KeptValues {
+    parts: Vec<Vec<f64>>,
+    len: usize,
+}
+
+impl KeptValues {
+    /// Room for `n` more numbers in one piece.
+    pub fn reserve(&mut self, n: usize) {
+        match self.parts.last_mut() {
+            Some(last) if last.capacity() - last.len() >= n => {}
+            _ => self.parts.push(Vec::with_capacity(n)),
+        }
+    }
+
+    /// Numbers held.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether no number is held.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    fn push(&mut self, v: f64) {
+        match self.parts.last_mut() {
+            Some(last) => last.push(v),
+            None => self.parts.push(vec![v]),
+        }
+        self.len += 1;
+    }
+
+    /// Moves `other`'s numbers after these.
+    fn append(&mut self, other: &mut KeptValues) {
+        self.parts.append(&mut other.parts);
+        self.len += std::mem::take(&mut other.len);
+    }
+
+    /// The numbers in file order.
+    pub fn iter(&self) -> impl Iterator<Item = f64> + '_ {
+        self.parts.iter().flatten().copied()
+    }
 }
 
 impl ColumnStats {
@@ -348,9 +395,9 @@ impl ColumnStats {
         }
     }
 
-    /// Adds the statistics of other rows of the same column. `threshold` is the largest row
-    /// key kept in the merged sample.
-    pub fn merge(&mut self, other: &ColumnStats, threshold: u64) {
+    /// Adds the statistics of other rows of the same column (their kept numbers move, not
+    /// copied). `threshold` is the largest row key kept in the merged sample.
+    pub fn merge(&mut self, mut other: ColumnStats, threshold: u64) {
         self.missing += other.missing;
         self.numbers += other.numbers;
         self.texts += other.texts;
@@ -384,12 +431,14 @@ impl ColumnStats {
             self.frequent_mut().merge(theirs);
         }
         self.sample = merge_sample(&self.sample, &other.sample, threshold);
-        match (&mut self.values, &other.values) {
-            (Some(mine), Some(theirs)) => mine.extend_from_slice(theirs),
+        match (&mut self.values, &mut other.values) {
+            (Some(mine), Some(theirs)) if mine.len() + theirs.len() <= KEPT_VALUES_LIMIT => {
+                mine.append(theirs)
+            }
             (_, theirs) => {
                 // Kept values no longer kept go into the sketch.
                 self.drop_values();
-                for &v in theirs.iter().flatten() {
+                for v in theirs.iter().flat_map(KeptValues::iter) {
                     self.sketch.add(v);
                 }
             }
@@ -400,7 +449,7 @@ impl ColumnStats {
 
     /// Stops keeping every number; the kept ones go into the quantile sketch.
     fn drop_values(&mut self) {
-        for v in self.values.take().unwrap_or_default() {
+        for v in self.values.take().unwrap_or_default().iter() {
             self.sketch.add(v);
         }
     }
@@ -410,7 +459,7 @@ impl ColumnStats {
         match &self.values {
             Some(values) if !values.is_empty() => {
                 let mut all = self.sketch.clone();
-                for &v in values {
+                for v in values.iter() {
                     all.add(v);
                 }
                 std::borrow::Cow::Owned(all)
@@ -424,11 +473,12 @@ impl ColumnStats {
         self.sample.iter().map(|(_, v)| *v).collect()
     }
 
-    /// Every number when the profile kept them, else the sampled ones; and whether they are all.
-    pub fn comparable_values(&self) -> (std::borrow::Cow<'_, [f64]>, bool) {
+    /// Every number when the profile kept them, else the sampled ones, in increasing order;
+    /// and whether they are all.
+    pub fn comparable_values(&self) -> (Vec<f64>, bool) {
         match &self.values {
-            Some(values) => (std::borrow::Cow::Borrowed(values.as_slice()), true),
-            None => (std::borrow::Cow::Owned(self.sample_values()), false),
+            Some(values) => (kiln_stats::sorted(values.iter()), true),
+            None => (kiln_stats::sorted(self.sample.iter().map(|(_, v)| *v)), false),
         }
     }
 
@@ -585,7 +635,7 @@ mod tests {
     fn kept_values_join_the_quantiles_when_read_and_when_no_longer_kept() {
         let fill = |keep: bool, from: usize| {
             let mut c = ColumnStats::new("x");
-            c.values = keep.then(Vec::new);
+            c.values = keep.then(KeptValues::default);
             for i in from..from + 1000 {
                 c.add(&format!("{}", (i * 37) % 1000), 2, None);
             }
@@ -598,10 +648,10 @@ mod tests {
         }
         // Merged with a part that kept nothing, the values are dropped into the sketch.
         let mut merged = fill(true, 0);
-        merged.merge(&fill(false, 1000), u64::MAX);
+        merged.merge(fill(false, 1000), u64::MAX);
         assert!(merged.values.is_none());
         let mut reference = fill(false, 0);
-        reference.merge(&fill(false, 1000), u64::MAX);
+        reference.merge(fill(false, 1000), u64::MAX);
         assert_eq!(
             merged.quantiles().quantile(0.5),
             reference.quantiles().quantile(0.5)
@@ -616,6 +666,26 @@ mod tests {
     }
 
     #[test]
+    fn merged_parts_stop_keeping_numbers_past_the_limit() {
+        let part = |n: usize| {
+            let mut c = ColumnStats::new("x");
+            c.values = Some(KeptValues::default());
+            for i in 0..n {
+                c.add(&i.to_string(), 2, None);
+            }
+            c
+        };
+        let mut small = part(10);
+        small.merge(part(20), u64::MAX);
+        assert_eq!(small.values.as_ref().map(KeptValues::len), Some(30));
+        let mut big = part(KEPT_VALUES_LIMIT / 2 + 1);
+        big.merge(part(KEPT_VALUES_LIMIT / 2), u64::MAX);
+        assert!(big.values.is_none(), "no more than the limit is kept");
+        // The numbers no longer kept went into the quantile sketch.
+        assert!(big.sketch.quantile(0.99).unwrap() > KEPT_VALUES_LIMIT as f64 / 3.0);
+    }
+
+    #[test]
     fn exact_counts_give_way_to_sketches_past_the_limit_and_merge_either_way() {
         let mut a = ColumnStats::new("x");
         for i in 0..(EXACT_LIMIT + 5) {
@@ -626,7 +696,7 @@ mod tests {
         for _ in 0..500 {
             b.add("common", 2, None);
         }
-        a.merge(&b, u64::MAX);
+        a.merge(b, u64::MAX);
         let (top, exact) = a.top_values(1);
         assert!(!exact);
         assert_eq!(top[0].0, "common");

@@ -3,7 +3,7 @@
 //! timing), which is the same merge that combines profiles of files profiled elsewhere.
 
 use crate::check::{Checks, Violations};
-use crate::column::ColumnStats;
+use crate::column::{ColumnStats, KeptValues};
 use crate::error::ProfileError;
 use kiln_data::{Chunk, RecordStream};
 use rustc_hash::FxHashSet;
@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
-use xxhash_rust::xxh3::{Xxh3, xxh3_64_with_seed};
+use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 /// Rows kept in the uniform random sample that drift tests compare.
 pub const SAMPLE_ROWS: usize = 4096;
@@ -166,7 +166,7 @@ impl Profile {
         let mut profile = Self::empty(source, headers, options.seed);
         if options.keep_values {
             for column in &mut profile.columns {
-                column.values = Some(Vec::new());
+                column.values = Some(KeptValues::default());
             }
         }
         profile
@@ -179,9 +179,9 @@ impl Profile {
 
     /// Adds the profile of other rows of the same columns (the same merge joins chunks here
     /// and profiles made on other machines). Fails when the columns differ.
-    pub fn merge(&mut self, other: &Profile) -> Result<(), ProfileError> {
+    pub fn merge(&mut self, other: Profile) -> Result<(), ProfileError> {
         let names = |p: &Profile| p.columns.iter().map(|c| c.name.clone()).collect::<Vec<_>>();
-        if names(self) != names(other) {
+        if names(self) != names(&other) {
             return Err(ProfileError::Incompatible {
                 reason: format!(
                     "'{}' and '{}' have different columns",
@@ -208,7 +208,7 @@ impl Profile {
         keys.truncate(SAMPLE_ROWS);
         let threshold = keys.last().copied().unwrap_or(0);
         self.sample_keys = keys;
-        for (mine, theirs) in self.columns.iter_mut().zip(&other.columns) {
+        for (mine, theirs) in self.columns.iter_mut().zip(other.columns) {
             mine.merge(theirs, threshold);
         }
         self.rows += other.rows;
@@ -427,7 +427,7 @@ impl InOrder {
         self.pool.push(chunk);
         self.pending.insert(index, outcome?);
         while let Some((part, found)) = self.pending.remove(&self.next) {
-            self.total.merge(&part)?;
+            self.total.merge(part)?;
             for (v, f) in self.violations.iter_mut().zip(&found) {
                 v.merge(f);
             }
@@ -449,7 +449,7 @@ fn profile_chunk(
     let mut part = Profile::empty_for(source, headers, options);
     for column in &mut part.columns {
         if let Some(values) = &mut column.values {
-            values.reserve_exact(chunk.len());
+            values.reserve(chunk.len());
         }
     }
     let mut violations = vec![Violations::default(); headers.len()];
@@ -474,18 +474,28 @@ fn profile_chunk(
         .row_hashes
         .as_mut()
         .expect("a fresh profile remembers rows");
+    hashes.reserve(chunk.len());
     for (i, (record, line)) in chunk.rows().enumerate() {
         let key = row_key(first + i as u64, salt);
         let sampled = (key <= threshold).then_some(key);
         if !hashes.insert(row_hash(record)) {
             part.duplicate_rows += 1;
         }
+        // One UTF-8 check per row; a field is then valid when it starts and ends on a
+        // character boundary of the row (and checked alone when the row is not valid).
+        let row = std::str::from_utf8(record.as_slice()).ok();
+        let mut start = 0;
         for (c, field) in record.iter().enumerate() {
-            let text = std::str::from_utf8(field).map_err(|_| ProfileError::NotUtf8 {
-                file: source.into(),
-                line,
-                column: headers[c].clone(),
-            })?;
+            let end = start + field.len();
+            let text = row
+                .and_then(|row| row.get(start..end))
+                .or_else(|| std::str::from_utf8(field).ok())
+                .ok_or_else(|| ProfileError::NotUtf8 {
+                    file: source.into(),
+                    line,
+                    column: headers[c].clone(),
+                })?;
+            start = end;
             let value = part.columns[c].add(text, line, sampled);
             checks[c].check(&value, line, &mut violations[c]);
         }
@@ -495,14 +505,16 @@ fn profile_chunk(
     Ok((part, violations))
 }
 
-/// A hash of a row's fields as written, with their boundaries, for finding duplicates.
+/// A hash of a row's fields as written, with their boundaries, for finding duplicates: the
+/// fields' bytes in one pass, seeded by where each field ends.
 fn row_hash(record: &csv::ByteRecord) -> u64 {
-    let mut hasher = Xxh3::new();
+    let mut end = 0u64;
+    let mut bounds = 0u64;
     for field in record {
-        hasher.update(field);
-        hasher.update(&[0x1f]);
+        end += field.len() as u64;
+        bounds = (bounds ^ end).wrapping_mul(0x100_0000_01b3);
     }
-    hasher.digest()
+    xxh3_64_with_seed(record.as_slice(), bounds)
 }
 
 /// A row's sampling key: a hash of its position salted by the seed and the file, so the
@@ -568,7 +580,7 @@ mod tests {
         let back = Profile::from_json(&p.to_json(), "p.json").unwrap();
         assert_eq!(back.to_json(), p.to_json());
         let mut twice = back.clone();
-        twice.merge(&back).unwrap();
+        twice.merge(back).unwrap();
         assert_eq!(twice.rows, 6);
         assert_eq!(twice.columns[0].moments.n, 6);
         assert!(!twice.duplicates_exact);
@@ -579,7 +591,7 @@ mod tests {
         let a = profile(write("a\n1\n").path(), 10, 1);
         let mut b = profile(write("b\n1\n").path(), 10, 1);
         assert!(
-            b.merge(&a)
+            b.merge(a)
                 .unwrap_err()
                 .to_string()
                 .contains("different columns")

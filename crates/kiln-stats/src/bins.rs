@@ -12,15 +12,10 @@
 /// Equal quantiles collapse into one edge, so a column with few distinct values gets fewer
 /// bins (a binary column gets at most a handful).
 pub fn quantile_edges(reference: &[f64], bins: usize) -> Vec<f64> {
-    let mut sorted: Vec<f64> = reference
-        .iter()
-        .copied()
-        .filter(|x| x.is_finite())
-        .collect();
+    let sorted = crate::sorted(reference.iter().copied().filter(|x| x.is_finite()));
     if bins < 2 || sorted.is_empty() {
         return Vec::new();
     }
-    sorted.sort_unstable_by(f64::total_cmp);
     let last = (sorted.len() - 1) as u128;
     let edges = (1..bins).map(|k| {
         // Position k (n - 1) / bins, split exactly into whole and fractional parts.

@@ -16,10 +16,8 @@ pub fn wasserstein(a: &[f64], b: &[f64]) -> Option<f64> {
     if a.is_empty() || b.is_empty() || a.iter().chain(b).any(|x| !x.is_finite()) {
         return None;
     }
-    let mut a = a.to_vec();
-    let mut b = b.to_vec();
-    a.sort_unstable_by(f64::total_cmp);
-    b.sort_unstable_by(f64::total_cmp);
+    let a = crate::sorted(a.iter().copied());
+    let b = crate::sorted(b.iter().copied());
     let (m, n) = (a.len() as f64, b.len() as f64);
     let (mut i, mut j) = (0usize, 0usize);
     let mut x = a[0].min(b[0]);

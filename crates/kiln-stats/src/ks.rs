@@ -38,10 +38,8 @@ pub fn ks_two_sample(a: &[f64], b: &[f64]) -> Option<TestOutcome> {
     if a.is_empty() || b.is_empty() || a.iter().chain(b).any(|x| x.is_nan()) {
         return None;
     }
-    let mut a = a.to_vec();
-    let mut b = b.to_vec();
-    a.sort_unstable_by(f64::total_cmp);
-    b.sort_unstable_by(f64::total_cmp);
+    let a = crate::sorted(a.iter().copied());
+    let b = crate::sorted(b.iter().copied());
     let (m, n) = (a.len() as u128, b.len() as u128);
     let g = gcd(m, n);
     // i/m - j/n = (i * step_a - j * step_b) / lcm.

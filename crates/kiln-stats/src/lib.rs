@@ -28,6 +28,7 @@ mod correction;
 mod distance;
 mod kolmogorov;
 mod ks;
+mod sort;
 #[cfg(test)]
 mod test_util;
 
@@ -37,6 +38,7 @@ pub use categorical::{
     z_test_proportions,
 };
 pub use correction::{Correction, adjust};
+pub use sort::sorted;
 pub use distance::{MIN_NORM_STD, PSI_FLOOR, jensen_shannon, psi, wasserstein, wasserstein_normed};
 pub use kolmogorov::kstwo_sf;
 pub use ks::ks_two_sample;
