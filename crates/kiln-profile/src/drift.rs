@@ -440,8 +440,18 @@ mod tests {
             "every value kept across chunks"
         );
         let exact = kiln_stats::wasserstein_normed(
-            &r.columns[0].values.as_ref().unwrap().iter().collect::<Vec<_>>(),
-            &c.columns[0].values.as_ref().unwrap().iter().collect::<Vec<_>>(),
+            &r.columns[0]
+                .values
+                .as_ref()
+                .unwrap()
+                .iter()
+                .collect::<Vec<_>>(),
+            &c.columns[0]
+                .values
+                .as_ref()
+                .unwrap()
+                .iter()
+                .collect::<Vec<_>>(),
         )
         .unwrap();
         let options = DriftOptions::default();

@@ -38,10 +38,10 @@ pub use categorical::{
     z_test_proportions,
 };
 pub use correction::{Correction, adjust};
-pub use sort::sorted;
 pub use distance::{MIN_NORM_STD, PSI_FLOOR, jensen_shannon, psi, wasserstein, wasserstein_normed};
 pub use kolmogorov::kstwo_sf;
 pub use ks::ks_two_sample;
+pub use sort::sorted;
 
 use serde::{Deserialize, Serialize};
 
