@@ -154,7 +154,9 @@ pub fn run(out: &Path, json: bool) -> Result<(), KilnError> {
         },
         print,
     )?;
-    say("\n== 8. tune: 8 trials of TPE with ASHA pruning on a SQLite study, then retrain the best");
+    say(
+        "\n== 8. tune: 8 trials of TPE with ASHA pruning on a SQLite study (the first enqueued by hand: learning_rate=0.001, width=256), then retrain the best",
+    );
     let study = out.join("breast_cancer.study.db");
     let _ = std::fs::remove_file(&study);
     let tune_report = out.join("breast_cancer.tune.html");
@@ -174,6 +176,7 @@ pub fn run(out: &Path, json: bool) -> Result<(), KilnError> {
             seed: None,
             out: Some(out.join("breast_cancer.tuned.kiln")),
             report: Some(tune_report.clone()),
+            enqueue: vec!["learning_rate=0.001,width=256".into()],
             worker_only: false,
             json: false,
         },

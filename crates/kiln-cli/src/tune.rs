@@ -4,7 +4,7 @@
 use crate::commands::{Print, check_folder_exists};
 use crate::progress::stop_on_ctrl_c;
 use kiln::report_types::{Report, ScatterPanel, Section, Series};
-use kiln::tune::{StudySpec, WorkerSummary, apply, best_trial, open_study, run_worker};
+use kiln::tune::{StudySpec, WorkerSummary, apply, best_trial, enqueue, open_study, run_worker};
 
 use kiln::study::{TrialRecord, TrialState};
 use kiln::{Config, KilnError};
@@ -56,6 +56,10 @@ pub struct TuneArgs {
     /// Where to write the tuning report [default: the model's name with .tune.html].
     #[arg(long)]
     pub report: Option<PathBuf>,
+    /// Run a trial with these parameters before any sampled one: `name=value,...` with names
+    /// of the search space (missing ones are sampled); repeat for more trials.
+    #[arg(long, value_name = "PARAMS", conflicts_with = "worker_only")]
+    pub enqueue: Vec<String>,
     /// Only run trials (no final model): what `--workers` starts, and what other machines run.
     #[arg(long)]
     pub worker_only: bool,
@@ -85,6 +89,23 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         return Err(format!("--timeout must be positive, not '{text}'"));
     }
     Ok(Duration::from_secs_f64(seconds))
+}
+
+/// Command-line arguments without `--enqueue PARAMS` (or `--enqueue=PARAMS`).
+fn without_enqueue(args: impl Iterator<Item = String>) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut skip_next = false;
+    for arg in args {
+        if std::mem::take(&mut skip_next) {
+            continue;
+        }
+        match arg.as_str() {
+            "--enqueue" => skip_next = true,
+            a if a.starts_with("--enqueue=") => {}
+            _ => out.push(arg),
+        }
+    }
+    out
 }
 
 fn stem(data: &Path) -> String {
@@ -161,6 +182,10 @@ pub fn tune(args: TuneArgs, print: Print) -> Result<(), KilnError> {
     }
     // Opening the study first creates it once, before workers race to.
     drop(open_study(&storage, &study, &config)?);
+    if !args.enqueue.is_empty() {
+        let numbers = enqueue(&storage, &study, &config, &args.enqueue)?;
+        eprintln!("enqueued trial(s) {numbers:?} in study '{study}'");
+    }
     let stop = stop_on_ctrl_c("starting no new trial; the study resumes where it stopped");
     let mut children = Vec::new();
     if !args.worker_only {
@@ -168,7 +193,8 @@ pub fn tune(args: TuneArgs, print: Print) -> Result<(), KilnError> {
             .map_err(|e| KilnError::Config(format!("cannot find the kiln program: {e}")))?;
         // The same command in the same folder, as a worker only: it resolves the same
         // storage and study.
-        let mut child_args: Vec<String> = std::env::args().skip(1).collect();
+        // Workers run the queue; only this process fills it.
+        let mut child_args = without_enqueue(std::env::args().skip(1));
         child_args.push("--worker-only".into());
         for w in 1..args.workers {
             let child = std::process::Command::new(&exe)
@@ -450,6 +476,22 @@ fn rank_correlation(points: &[(f64, f64)]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn workers_get_the_command_without_its_enqueued_trials() {
+        let args = [
+            "t.csv",
+            "--enqueue",
+            "width=8",
+            "--trials",
+            "3",
+            "--enqueue=width=9",
+        ];
+        assert_eq!(
+            without_enqueue(args.iter().map(|a| a.to_string())),
+            ["t.csv", "--trials", "3"]
+        );
+    }
 
     #[test]
     fn durations_parse_with_units_and_bad_ones_say_why() {

@@ -241,3 +241,83 @@ fn a_killed_worker_s_trial_is_failed_and_retried() {
         3
     );
 }
+
+#[test]
+fn enqueued_trials_run_first_with_their_values_and_bad_ones_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    setup(d, 3);
+    let url = format!("sqlite://{}", d.join("q.db").display());
+    let o = kiln(
+        &[
+            "tune",
+            "t.csv",
+            "--target",
+            "label",
+            "--config",
+            "tune.toml",
+            "--trials",
+            "3",
+            "--pruner",
+            "none",
+            "--workers",
+            "2",
+            "--storage",
+            &url,
+            "--study",
+            "q",
+            "--enqueue",
+            "learning_rate=0.02,width=40",
+            "--enqueue=width=9",
+            "--json",
+        ],
+        d,
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let all = trials(&url, "q");
+    assert_eq!(
+        all.len(),
+        3,
+        "the two enqueued trials count toward the budget"
+    );
+    let param = |t: &TrialRecord, name: &str| t.params[name].as_f64().unwrap();
+    assert_eq!(param(&all[0], "learning_rate"), 0.02);
+    assert_eq!(param(&all[0], "width"), 40.0);
+    assert_eq!(param(&all[1], "width"), 9.0);
+    // Trial 1 fixed only its width; the sampler drew its learning rate.
+    let lr = param(&all[1], "learning_rate");
+    assert!((0.001..=0.05).contains(&lr), "{lr}");
+    assert!(
+        all.iter().all(|t| t.state == TrialState::Complete),
+        "{all:?}"
+    );
+
+    for (bad, needle) in [
+        ("width=500", "'500' is not an integer from 8 to 64"),
+        (
+            "momentum=0.9",
+            "no such parameter; it has learning_rate, width",
+        ),
+    ] {
+        let o = kiln(
+            &[
+                "tune",
+                "t.csv",
+                "--target",
+                "label",
+                "--config",
+                "tune.toml",
+                "--storage",
+                &url,
+                "--study",
+                "bad",
+                "--enqueue",
+                bad,
+            ],
+            d,
+        );
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        assert!(err.contains(needle), "{err}");
+    }
+}

@@ -257,3 +257,52 @@ fn the_tabular_default_is_valid_and_covers_an_mlp() {
         ref d => panic!("learning rate is {d:?}"),
     }
 }
+
+#[test]
+fn enqueued_values_are_parsed_checked_and_completed() {
+    let space = parse(EXAMPLE).unwrap();
+    let fixed = space
+        .parse_params("learning_rate=0.01, activation=gelu,width=64")
+        .unwrap();
+    assert_eq!(fixed["learning_rate"], json!(0.01));
+    assert_eq!(fixed["activation"], json!("gelu"));
+    assert_eq!(fixed["width"], json!(64));
+    // gelu activates dropout, which was not given: the trial is not complete yet.
+    assert!(!space.covers(&fixed));
+    let sampled = serde_json::from_value(json!({
+        "learning_rate": 0.002, "width": 100, "activation": "relu", "depth": 3
+    }))
+    .unwrap();
+    let done = space.complete(&fixed, &sampled);
+    assert_eq!(done["learning_rate"], json!(0.01), "given values win");
+    assert_eq!(done["depth"], json!(3), "missing ones are sampled");
+    assert!(!done.contains_key("dropout"), "no value was sampled for it");
+    // With relu, dropout is inactive and the values given cover the trial.
+    let relu = space
+        .parse_params("learning_rate=0.01,activation=relu,width=64,depth=2")
+        .unwrap();
+    assert!(space.covers(&relu));
+    // Numeric choices are matched by value.
+    let tabular = Space::default_for_tabular();
+    assert_eq!(
+        tabular.parse_params("batch_size=128.0").unwrap()["batch_size"],
+        json!(128)
+    );
+    assert!(tabular.parse_params("batch_size=100").is_err());
+
+    for (text, needle) in [
+        ("learning_rate=1", "'1' is not a number from 0.0001 to 0.1"),
+        ("width=64.5", "'64.5' is not an integer from 32 to 512"),
+        ("activation=tanh", "one of \"relu\", \"gelu\""),
+        (
+            "momentum=0.9",
+            "no such parameter; it has activation, depth",
+        ),
+        ("width", "write it as name=value"),
+        ("width=64,width=65", "given twice"),
+        ("", "no parameter given"),
+    ] {
+        let err = space.parse_params(text).unwrap_err().to_string();
+        assert!(err.contains(needle), "{text}: {err}");
+    }
+}

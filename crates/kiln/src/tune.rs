@@ -163,6 +163,33 @@ pub fn open_study(
     Ok((rt, store, id))
 }
 
+/// Adds trials with the given parameters (each checked against the search space) to the
+/// study, to be run before any sampled trial; returns their trial numbers.
+pub fn enqueue(
+    storage: &str,
+    study: &str,
+    config: &Config,
+    trials: &[String],
+) -> Result<Vec<i64>, KilnError> {
+    let space = space_of(config)?;
+    let fixed: Vec<Params> = trials
+        .iter()
+        .map(|text| {
+            space
+                .parse_params(text)
+                .map_err(|e| KilnError::Config(format!("--enqueue '{text}': {e}")))
+        })
+        .collect::<Result<_, _>>()?;
+    let (rt, store, id) = open_study(storage, study, config)?;
+    fixed
+        .iter()
+        .map(|params| {
+            let value = serde_json::to_value(params).unwrap_or_default();
+            Ok(rt.block_on(store.enqueue(id, &value))?)
+        })
+        .collect()
+}
+
 /// Stored parameters (a JSON object) as a parameter map; anything else is no parameters.
 pub fn params_of(stored: &serde_json::Value) -> Params {
     stored
@@ -267,21 +294,28 @@ pub fn run_worker(spec: &StudySpec) -> Result<WorkerSummary, KilnError> {
             }
             let claimed = rt.block_on(store.claim(study, spec.worker))?;
             current.store(claimed.id, Ordering::Relaxed);
-            let params: Params = match &claimed.params {
-                Some(p) => params_of(p),
-                None => {
+            // Fixed parameters (an enqueued trial, a retry) are used as they are; where a trial
+            // was enqueued with some of them, the sampler draws the rest.
+            let fixed = claimed.params.as_ref().map(params_of);
+            let params: Params = match fixed {
+                Some(fixed) if space.covers(&fixed) => fixed,
+                fixed => {
                     let seen: Vec<Trial> = rt
                         .block_on(store.trials(study))?
                         .iter()
                         .filter(|t| t.id != claimed.id)
                         .map(to_trial)
                         .collect();
-                    sampler.sample(
+                    let sampled = sampler.sample(
                         &space,
                         &seen,
                         Direction::Minimize,
                         kiln_tune::sampler::trial_seed(config.seed, claimed.number as u64),
-                    )
+                    );
+                    match fixed {
+                        Some(fixed) => space.complete(&fixed, &sampled),
+                        None => sampled,
+                    }
                 }
             };
             rt.block_on(store.set_params(

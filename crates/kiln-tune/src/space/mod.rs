@@ -184,6 +184,39 @@ impl Distribution {
         }
     }
 
+    /// The value written `raw` (a number, or a categorical choice as written), if the
+    /// distribution can take it.
+    fn parse_value(&self, raw: &str) -> Option<Value> {
+        let value = match self {
+            Self::Float { .. } => Value::from(raw.parse::<f64>().ok()?),
+            Self::Int { .. } => Value::from(raw.parse::<i64>().ok()?),
+            Self::Categorical { choices } => choices
+                .iter()
+                .find(|c| match c {
+                    Value::String(s) => s == raw,
+                    other => {
+                        serde_json::from_str::<Value>(raw).is_ok_and(|v| same_value(&v, other))
+                    }
+                })?
+                .clone(),
+        };
+        self.index_of(&value).map(|_| value)
+    }
+
+    /// What values the distribution takes, for messages.
+    fn describe(&self) -> String {
+        match self {
+            Self::Float { low, high, .. } => format!("a number from {low} to {high}"),
+            Self::Int {
+                low, high, step, ..
+            } => format!("an integer from {low} to {high} in steps of {step}"),
+            Self::Categorical { choices } => {
+                let listed: Vec<String> = choices.iter().map(Value::to_string).collect();
+                format!("one of {}", listed.join(", "))
+            }
+        }
+    }
+
     /// The only value, when the distribution has exactly one (nothing to search).
     pub(crate) fn single(&self) -> Option<Value> {
         match self {
@@ -389,6 +422,63 @@ impl Space {
                 Param::new("epochs", Distribution::int(10, 200, true)),
             ],
         }
+    }
+
+    /// Parameters written `name=value,name=value` (a trial enqueued by hand), each checked
+    /// against its distribution.
+    pub fn parse_params(&self, text: &str) -> Result<Params, SpaceError> {
+        let mut params = Params::new();
+        for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let Some((name, raw)) = item.split_once('=') else {
+                return Err(SpaceError::invalid(item, "write it as name=value"));
+            };
+            let (name, raw) = (name.trim(), raw.trim());
+            let Some(param) = self.get(name) else {
+                let names: Vec<&str> = self.params.iter().map(|p| p.name.as_str()).collect();
+                return Err(SpaceError::invalid(
+                    name,
+                    format!(
+                        "the search space has no such parameter; it has {}",
+                        names.join(", ")
+                    ),
+                ));
+            };
+            let value = param.distribution.parse_value(raw).ok_or_else(|| {
+                SpaceError::invalid(
+                    name,
+                    format!("'{raw}' is not {}", param.distribution.describe()),
+                )
+            })?;
+            if params.insert(name.to_string(), value).is_some() {
+                return Err(SpaceError::invalid(name, "it is given twice"));
+            }
+        }
+        if params.is_empty() {
+            return Err(SpaceError::invalid(
+                text,
+                "no parameter given; write name=value,...",
+            ));
+        }
+        Ok(params)
+    }
+
+    /// Whether `params` holds a value for every parameter that is active under them.
+    pub fn covers(&self, params: &Params) -> bool {
+        self.params
+            .iter()
+            .all(|p| !p.is_active(params) || params.contains_key(&p.name))
+    }
+
+    /// The `fixed` values, completed by `sampled` ones for the active parameters that `fixed`
+    /// lacks (a trial enqueued with some of its parameters); inactive parameters are dropped.
+    pub fn complete(&self, fixed: &Params, sampled: &Params) -> Params {
+        self.fill(|group, params| {
+            for p in group {
+                if let Some(v) = fixed.get(&p.name).or_else(|| sampled.get(&p.name)) {
+                    params.insert(p.name.clone(), v.clone());
+                }
+            }
+        })
     }
 
     /// Builds a trial's values group by group: first the unconditional parameters, then those
