@@ -63,6 +63,8 @@ def read_bundle(path: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     at = 20 + mlen
     (wlen,) = struct.unpack("<Q", data[at:at + 8])
     weights = load(data[at + 8:at + 8 + wlen])
+    # A tabular network's weights are stored under its variant of Kiln's network enum.
+    weights = {k.removeprefix("Tabular."): v for k, v in weights.items()}
     return manifest, weights
 
 
