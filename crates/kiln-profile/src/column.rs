@@ -478,10 +478,7 @@ impl ColumnStats {
     pub fn comparable_values(&self) -> (Vec<f64>, bool) {
         match &self.values {
             Some(values) => (kiln_stats::sorted(values.iter()), true),
-            None => (
-                kiln_stats::sorted(self.sample.iter().map(|(_, v)| *v)),
-                false,
-            ),
+            None => (kiln_stats::sorted(self.sample_values()), false),
         }
     }
 
