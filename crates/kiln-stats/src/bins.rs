@@ -158,7 +158,16 @@ mod tests {
         );
         assert_eq!(counts, vec![3.0, 2.0, 2.0]);
         // Sorted input takes another path to the same counts.
-        let sorted = [f64::NEG_INFINITY, 0.0, 1.0, 1.0, 1.5, 2.0, 2.5, f64::INFINITY];
+        let sorted = [
+            f64::NEG_INFINITY,
+            0.0,
+            1.0,
+            1.0,
+            1.5,
+            2.0,
+            2.5,
+            f64::INFINITY,
+        ];
         assert_eq!(bin_counts(&sorted, &edges), vec![4.0, 2.0, 2.0]);
         let mut shuffled = sorted;
         shuffled.reverse();
