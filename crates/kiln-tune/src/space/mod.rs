@@ -160,6 +160,7 @@ impl Distribution {
 
     /// The value as a number that the samplers model: floats and ints as themselves,
     /// categoricals as the index of their choice; `None` if the distribution cannot take it.
+    #[inline]
     pub(crate) fn index_of(&self, value: &Value) -> Option<f64> {
         match self {
             Self::Float { low, high, .. } => value.as_f64().filter(|x| (*low..=*high).contains(x)),

@@ -12,16 +12,19 @@
 //! that their values activate, and so on; each group is modelled on the trials where all its
 //! parameters were active (as Optuna's `group=True` decomposition).
 
-mod exp;
+mod fast;
 mod normal;
 mod parzen;
+mod scratch;
 mod split;
+mod wide;
 
 use super::{Sampler, random, rng};
 use crate::space::{Param, Params, Space};
 use crate::trial::{Direction, Trial};
 use parzen::{Axis, Parzen};
 use rand::Rng;
+use scratch::Buffer;
 use split::Split;
 
 /// TPE, multivariate, with the constant liar for running trials.
@@ -79,6 +82,9 @@ impl TpeSampler {
         if dims.is_empty() {
             return;
         }
+        // In name order, the order of a trial's parameters, so that `observations` reads
+        // each trial's in one walk and writes them in order.
+        dims.sort_by(|a, b| a.name.cmp(&b.name));
         let axes: Vec<Axis> = dims.iter().map(|p| Axis::of(&p.distribution)).collect();
         let estimator = |trials: &[&Trial]| {
             let (obs, n) = observations(&dims, trials);
@@ -109,32 +115,35 @@ impl TpeSampler {
     }
 }
 
-/// The values of `dims` in each trial where all of them are active and valid, row by row, and
-/// the number of rows. A trial's parameters are walked once, in name order, beside the
-/// dimensions sorted by name.
-fn observations(dims: &[&Param], trials: &[&Trial]) -> (Vec<f64>, usize) {
-    let mut by_name: Vec<usize> = (0..dims.len()).collect();
-    by_name.sort_by(|&a, &b| dims[a].name.cmp(&dims[b].name));
-    let mut row = vec![0.0; dims.len()];
-    let mut obs = Vec::with_capacity(trials.len() * dims.len());
+/// The values of `dims` (sorted by name) in each trial where all of them are active and
+/// valid, row by row, and the number of rows. A trial's parameters are walked once, in name
+/// order, beside the dimensions.
+fn observations(dims: &[&Param], trials: &[&Trial]) -> (Buffer, usize) {
+    debug_assert!(dims.is_sorted_by(|a, b| a.name < b.name));
+    let mut obs = Buffer::with_capacity(trials.len() * dims.len());
     let mut n = 0;
     'trials: for t in trials {
+        let start = obs.len();
         let mut entries = t.params.iter();
-        for &j in &by_name {
-            let p = dims[j];
+        for p in dims {
             let value = loop {
                 match entries.next() {
                     Some((name, v)) if same_name(name, &p.name) => break v,
                     Some((name, _)) if *name < p.name => continue,
-                    _ => continue 'trials,
+                    _ => {
+                        obs.truncate(start);
+                        continue 'trials;
+                    }
                 }
             };
             match p.distribution.index_of(value) {
-                Some(x) => row[j] = x,
-                None => continue 'trials,
+                Some(x) => obs.push(x),
+                None => {
+                    obs.truncate(start);
+                    continue 'trials;
+                }
             }
         }
-        obs.extend_from_slice(&row);
         n += 1;
     }
     (obs, n)

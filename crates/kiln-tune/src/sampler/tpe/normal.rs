@@ -2,7 +2,7 @@
 //! mass over an interval (in log form, or from interpolation tables where thousands of
 //! kernels need it), and draws from it.
 
-use super::exp::exp;
+use super::fast::exp;
 use rand::Rng;
 use std::f64::consts::{FRAC_1_SQRT_2, LN_2};
 use std::sync::OnceLock;
@@ -20,7 +20,7 @@ const MAX_REJECTIONS: usize = 256;
 /// erfc(z) ≈ t·exp(−z² + P(t)), t = 1 / (1 + z/2), for z ≥ 0: the Chebyshev fit of Numerical
 /// Recipes, with a fractional error below 1.2e-7 for every z ≥ 0. Returns (t, −z² + P(t)),
 /// so that callers can stay in log form where far tails would underflow.
-#[inline]
+#[inline(always)]
 fn erfc_parts(z: f64) -> (f64, f64) {
     const C: [f64; 10] = [
         -1.265_512_23,
@@ -107,7 +107,7 @@ impl Tails {
     }
 
     /// Φ(x) for x ≤ 0 (see [`lower_tail`]).
-    #[inline]
+    #[inline(always)]
     fn lower(self, x: f64) -> f64 {
         if x >= TAIL_OFF {
             hermite(self.0, (x - TAIL_OFF) * NODES_PER_UNIT).unwrap_or(0.5)
@@ -119,7 +119,7 @@ impl Tails {
 
     /// Φ(b) − Φ(a) for a ≤ 0 ≤ b (a kernel centred inside its range): 1 minus both tails, not
     /// in log form, so that a product over dimensions needs a single logarithm.
-    #[inline]
+    #[inline(always)]
     pub(super) fn central_mass(self, a: f64, b: f64) -> f64 {
         let tail = |x: f64| if x < TAIL_OFF { 0.0 } else { self.lower(x) };
         1.0 - tail(a) - tail(-b)
@@ -128,7 +128,7 @@ impl Tails {
 
 /// Cubic Hermite interpolation in a table of (value, derivative × node spacing) at position
 /// `u` ≥ 0, counted in nodes; `None` past the table.
-#[inline]
+#[inline(always)]
 fn hermite(nodes: &[[f64; 2]], u: f64) -> Option<f64> {
     let i = u as usize;
     let t = u - i as f64;
@@ -175,7 +175,7 @@ impl LogMass {
     }
 
     /// ln(Φ(w − z) − Φ(−z)).
-    #[inline]
+    #[inline(always)]
     pub(super) fn at(&self, z: f64) -> f64 {
         match hermite(&self.nodes, z * NODES_PER_UNIT) {
             Some(v) if z >= 0.0 => v,

@@ -16,8 +16,10 @@
 //! constants (weight, σ, truncated mass, the square of its centre) folded into one number, so
 //! that scoring a point costs a dot product per kernel.
 
-use super::exp::exp_nonpositive;
+use super::fast::{exp_nonpositive, ln_positive};
 use super::normal::{Gaussian, LN_SQRT_2PI, LogMass, Tails, log_gauss_mass};
+use super::scratch::Buffer;
+use super::wide::widest;
 use crate::space::{Distribution, on_grid};
 use rand::Rng;
 
@@ -33,8 +35,9 @@ const FLAT_WEIGHTS: usize = 25;
 /// Kernels scored at a time before their scores are folded into the log-sum-exp.
 const BLOCK: usize = 64;
 
-/// A dimension's log masses are tabulated once there are this many kernels per table node
-/// (a node costs about as much as three kernels computed directly).
+/// A dimension's log masses are tabulated once there are this many kernel masses to compute
+/// per table node, over all the dimensions that share the table (a node costs about as much
+/// as three masses computed directly).
 const TABLE_PAYS: usize = 4;
 
 /// A running product of masses is folded into its logarithm before it can underflow.
@@ -114,7 +117,7 @@ impl Range {
 
     /// A value in the modelled scale (`ln x` for log dimensions, whose values are positive;
     /// the clamp only keeps a speculatively computed logarithm off negative numbers).
-    #[inline]
+    #[inline(always)]
     fn to_model(self, x: f64) -> f64 {
         if self.log {
             x.max(f64::MIN_POSITIVE).ln()
@@ -183,14 +186,14 @@ enum Kernels {
 /// A mixture of product kernels over the dimensions of a group.
 pub(super) struct Parzen {
     /// Kernel weights, summing to 1: the observations' in order, then the prior's.
-    weights: Vec<f64>,
+    weights: Buffer,
     /// Per kernel: ln weight plus, for every continuous dimension, −ln σ − ln √(2π) − ln(mass
     /// inside the range), and for the observations' kernels −|μ/σ|²/2 (see `log_pdf`).
-    base: Vec<f64>,
+    base: Buffer,
     continuous: Vec<Continuous>,
     /// Per observation kernel and continuous dimension, μ − the modelled range's start, in
     /// kernel widths; kernel by kernel.
-    centred: Vec<f64>,
+    centred: Buffer,
     /// The other dimensions: their position in a point and their kernels.
     others: Vec<(usize, Kernels)>,
 }
@@ -198,27 +201,23 @@ pub(super) struct Parzen {
 /// The log of a product kernel's normaliser (√(2π) σ times its mass inside the range, over
 /// the continuous dimensions), accumulated dimension by dimension: masses of kernels centred
 /// inside their range are multiplied, so that the kernel needs one logarithm.
+#[derive(Clone, Copy)]
 struct Normaliser {
-    tails: Tails,
     mass: f64,
     log: f64,
 }
 
 impl Normaliser {
     /// Starts from `log` (the Σ ln(√(2π) σ) part, when known).
-    fn new(tails: Tails, log: f64) -> Self {
-        Self {
-            tails,
-            mass: 1.0,
-            log,
-        }
+    fn new(log: f64) -> Self {
+        Self { mass: 1.0, log }
     }
 
     /// One dimension, with standardised bounds `a` < `b`.
-    #[inline]
-    fn add(&mut self, a: f64, b: f64) {
+    #[inline(always)]
+    fn add(&mut self, tails: Tails, a: f64, b: f64) {
         if a <= 0.0 && b >= 0.0 {
-            self.mass *= self.tails.central_mass(a, b);
+            self.mass *= tails.central_mass(a, b);
             if self.mass < TINY_PRODUCT {
                 self.log += self.mass.ln();
                 self.mass = 1.0;
@@ -228,26 +227,30 @@ impl Normaliser {
         }
     }
 
-    /// ln(`weight` / normaliser): a kernel's weight and normaliser in one logarithm.
-    fn weigh(&self, weight: f64) -> f64 {
-        (weight / self.mass).ln() - self.log
+    /// ln(weight / normaliser), given ln weight; a logarithm only where masses were
+    /// multiplied.
+    #[inline(always)]
+    fn weigh(&self, ln_weight: f64) -> f64 {
+        let log = if self.mass == 1.0 {
+            self.log
+        } else {
+            // The product stays above TINY_PRODUCT · (smallest central mass): positive, normal.
+            self.log + ln_positive(self.mass)
+        };
+        ln_weight - log
     }
 }
 
 /// Optuna's `default_weights(n)`: 1 each, except that past 25 observations the older ones
 /// ramp linearly from 1/n to 1 (in trial-number order).
-fn observation_weights(n: usize) -> Vec<f64> {
-    if n < FLAT_WEIGHTS {
-        return vec![1.0; n];
-    }
-    let ramp = n - FLAT_WEIGHTS;
+fn observation_weights(n: usize) -> Buffer {
+    let mut w = Buffer::with_capacity(n + 1);
+    let ramp = n.saturating_sub(FLAT_WEIGHTS);
     let start = 1.0 / n as f64;
-    let mut w: Vec<f64> = (0..ramp)
-        .map(|i| match ramp {
-            1 => start,
-            _ => start + (1.0 - start) * i as f64 / (ramp - 1) as f64,
-        })
-        .collect();
+    w.extend((0..ramp).map(|i| match ramp {
+        1 => start,
+        _ => start + (1.0 - start) * i as f64 / (ramp - 1) as f64,
+    }));
     w.resize(n, 1.0);
     w
 }
@@ -256,6 +259,17 @@ impl Parzen {
     /// The estimator of `n` observations of the dimensions `axes`: `obs` holds them row by row
     /// (numbers as themselves, categories as indices), oldest trial first.
     pub(super) fn new(axes: &[Axis], obs: &[f64], n: usize) -> Self {
+        Self::build_widest(axes, obs, n)
+    }
+
+    widest! {
+        /// [`Parzen::build`] for the widest vectors the CPU has.
+        fn build_widest(axes: &[Axis], obs: &[f64], n: usize) -> Parzen = Parzen::build
+    }
+
+    /// [`Parzen::new`], inlined into each vector width's copy.
+    #[inline(always)]
+    fn build(axes: &[Axis], obs: &[f64], n: usize) -> Self {
         let d = axes.len();
         let mut weights = observation_weights(n);
         weights.push(if n == 0 { 1.0 } else { PRIOR_WEIGHT });
@@ -289,12 +303,10 @@ impl Parzen {
         }
 
         let dc = continuous.len();
-        // ln(weight / normaliser) per kernel, the normalisers over the continuous dimensions.
-        let mut base: Vec<f64> = if dc == 0 {
-            weights.iter().map(|w| w.ln()).collect()
-        } else {
-            vec![0.0; n + 1]
-        };
+        // ln(weight / normaliser) per kernel, the normalisers over the continuous dimensions:
+        // ln weight first, for all kernels in one loop that vectorises.
+        let mut base = Buffer::with_capacity(n + 1);
+        base.extend(weights.iter().map(|&w| ln_positive(w)));
         let continuous: Vec<Continuous> = continuous
             .into_iter()
             .map(|(pos, range)| {
@@ -314,43 +326,57 @@ impl Parzen {
             .iter()
             .map(|c| LN_SQRT_2PI - c.inv_sigma.ln())
             .sum();
-        let mut centred = vec![0.0; n * dc];
+        let mut centred = Buffer::filled(0.0, n * dc);
+        // With many kernels, each dimension's log masses come from a table (all observation
+        // kernels share σ there, so the mass depends on the kernel's position only); dimensions
+        // as many kernel widths wide (parameters with the same range) share one.
+        let widths: Vec<f64> = continuous
+            .iter()
+            .map(|c| (c.range.t_high - c.range.t_low) * c.inv_sigma)
+            .collect();
+        let mut store: Vec<(f64, LogMass)> = Vec::new();
+        let tables: Vec<Option<usize>> = widths
+            .iter()
+            .map(|&width| {
+                let sharing = widths.iter().filter(|&&w| w == width).count();
+                if n * sharing < TABLE_PAYS * LogMass::nodes(width) {
+                    return None;
+                }
+                let known = store.iter().position(|(w, _)| *w == width);
+                Some(known.unwrap_or_else(|| {
+                    store.push((width, LogMass::new(tails, width)));
+                    store.len() - 1
+                }))
+            })
+            .collect();
         let rows = obs
             .chunks_exact(d.max(1))
             .zip(centred.chunks_exact_mut(dc.max(1)));
-        // With many kernels, each dimension's log masses come from a table (all observation
-        // kernels share σ there, so the mass depends on the kernel's position only).
-        let tables: Vec<Option<LogMass>> = continuous
-            .iter()
-            .map(|c| {
-                let width = (c.range.t_high - c.range.t_low) * c.inv_sigma;
-                (n >= TABLE_PAYS * LogMass::nodes(width)).then(|| LogMass::new(tails, width))
-            })
-            .collect();
-        for ((b, w), (row, out)) in base.iter_mut().zip(&weights).zip(rows) {
-            let mut normaliser = Normaliser::new(tails, shared);
+        for (b, (row, out)) in base.iter_mut().zip(rows) {
+            let mut normaliser = Normaliser::new(shared);
             let mut half_norm = 0.0;
             for (j, (o, c)) in out.iter_mut().zip(&continuous).enumerate() {
                 let m = c.range.to_model(row[c.pos]);
                 *o = (m - c.range.t_low) * c.inv_sigma;
                 half_norm += 0.5 * *o * *o;
-                match &tables[j] {
-                    Some(table) => normaliser.log += table.at(*o),
-                    None => normaliser.add(-*o, (c.range.t_high - m) * c.inv_sigma),
+                match tables[j] {
+                    Some(t) => normaliser.log += store[t].1.at(*o),
+                    None => normaliser.add(tails, -*o, (c.range.t_high - m) * c.inv_sigma),
                 }
             }
             // −|μ/σ|²/2 of the kernel's exponent, see `log_pdf`.
-            *b = normaliser.weigh(*w) - half_norm;
+            *b = normaliser.weigh(*b) - half_norm;
         }
-        let mut prior = Normaliser::new(tails, 0.0);
+        let mut prior = Normaliser::new(0.0);
         for c in &continuous {
             prior.log += LN_SQRT_2PI - c.prior_inv_sigma.ln();
             prior.add(
+                tails,
                 (c.range.t_low - c.prior_mu) * c.prior_inv_sigma,
                 (c.range.t_high - c.prior_mu) * c.prior_inv_sigma,
             );
         }
-        base[n] = prior.weigh(weights[n]);
+        base[n] = prior.weigh(base[n]);
         Self {
             weights,
             base,
@@ -399,6 +425,17 @@ impl Parzen {
     /// of `points`. Kernels are scored in blocks, each folded into a running log-sum-exp per
     /// point, so that memory stays small and the inner loops run over the points.
     pub(super) fn log_pdf(&self, points: &[f64]) -> Vec<f64> {
+        Self::score_widest(self, points)
+    }
+
+    widest! {
+        /// [`Parzen::score`] for the widest vectors the CPU has.
+        fn score_widest(parzen: &Parzen, points: &[f64]) -> Vec<f64> = Parzen::score
+    }
+
+    /// [`Parzen::log_pdf`], inlined into each vector width's copy.
+    #[inline(always)]
+    fn score(&self, points: &[f64]) -> Vec<f64> {
         let (d, dc) = (self.dims().max(1), self.continuous.len());
         let m = points.len() / d;
         if m == 0 {
@@ -462,7 +499,7 @@ impl Parzen {
 
 /// `out[c] = base + Σ_j xs[j·m + c] · mu[j]` for the m points, four at a time so that the
 /// sums stay in registers.
-#[inline]
+#[inline(always)]
 fn dot_scores(base: f64, mu: &[f64], xs: &[f64], out: &mut [f64]) {
     let m = out.len();
     let mut chunks = out.chunks_exact_mut(4);
@@ -538,7 +575,7 @@ impl<'a> Prepared<'a> {
     }
 
     /// Adds kernel `k`'s log probabilities of the points to `out`.
-    #[inline]
+    #[inline(always)]
     fn add(&self, k: usize, out: &mut [f64]) {
         match self {
             Self::Cells { cells, which } => {
@@ -579,6 +616,7 @@ impl LogSumExp {
     }
 
     /// Folds in `rows`, a block of kernels' scores (one row per kernel, one entry per point).
+    #[inline(always)]
     fn add(&mut self, rows: &[f64]) {
         let m = self.max.len();
         self.block_max.copy_from_slice(&self.max);
@@ -694,7 +732,7 @@ mod tests {
 
     #[test]
     fn weights_ramp_like_optuna() {
-        assert_eq!(observation_weights(3), [1.0; 3]);
+        assert_eq!(*observation_weights(3), [1.0; 3]);
         let w = observation_weights(30);
         assert_eq!(w.len(), 30);
         // numpy.linspace(1/30, 1, 5) then 25 ones.
@@ -710,7 +748,7 @@ mod tests {
         }
         assert!(w[5..].iter().all(|&x| x == 1.0));
         assert_eq!(
-            observation_weights(26),
+            *observation_weights(26),
             [vec![1.0 / 26.0], vec![1.0; 25]].concat()
         );
     }
@@ -786,6 +824,50 @@ mod tests {
         let points: Vec<f64> = (0..m).map(|i| (i as f64 + 0.5) / m as f64).collect();
         let total: f64 = p.log_pdf(&points).iter().map(|l| l.exp() / m as f64).sum();
         assert!((total - 1.0).abs() < 1e-4, "total mass {total}");
+    }
+
+    #[test]
+    fn vector_copies_compute_the_same_bits_as_the_portable_code() {
+        // Mixed dimensions, enough kernels for the mass tables.
+        let axes = [
+            Axis::Numeric {
+                low: -5.0,
+                high: 10.0,
+                step: None,
+                log: false,
+            },
+            Axis::Numeric {
+                low: 1e-5,
+                high: 1.0,
+                step: None,
+                log: true,
+            },
+            Axis::Numeric {
+                low: 1.0,
+                high: 8.0,
+                step: Some(1.0),
+                log: false,
+            },
+            Axis::Categorical { n: 3 },
+        ];
+        let n = 2000;
+        let obs: Vec<f64> = (0..n)
+            .flat_map(|i| {
+                let u = (i as f64 * 0.618_033_988_749_895).fract();
+                [
+                    -5.0 + 15.0 * u,
+                    1e-5_f64.powf(u),
+                    1.0 + (i % 8) as f64,
+                    (i % 3) as f64,
+                ]
+            })
+            .collect();
+        let (wide, portable) = (Parzen::new(&axes, &obs, n), Parzen::build(&axes, &obs, n));
+        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&wide.base), bits(&portable.base));
+        assert_eq!(bits(&wide.centred), bits(&portable.centred));
+        let points = wide.sample(&mut rand::rngs::StdRng::seed_from_u64(3), 50);
+        assert_eq!(bits(&wide.log_pdf(&points)), bits(&portable.score(&points)));
     }
 
     #[test]
