@@ -497,22 +497,22 @@ impl Parzen {
     }
 }
 
-/// `out[c] = base + Σ_j xs[j·m + c] · mu[j]` for the m points, four at a time so that the
+/// `out[c] = base + Σ_j xs[j·m + c] · mu[j]` for the m points, eight at a time so that the
 /// sums stay in registers.
 #[inline(always)]
 fn dot_scores(base: f64, mu: &[f64], xs: &[f64], out: &mut [f64]) {
     let m = out.len();
-    let mut chunks = out.chunks_exact_mut(4);
+    let mut chunks = out.chunks_exact_mut(8);
     let mut c0 = 0;
     for chunk in &mut chunks {
-        let mut acc = [base; 4];
+        let mut acc = [base; 8];
         for (&mj, x) in mu.iter().zip(xs.chunks_exact(m)) {
-            for (a, &xc) in acc.iter_mut().zip(&x[c0..c0 + 4]) {
+            for (a, &xc) in acc.iter_mut().zip(&x[c0..c0 + 8]) {
                 *a += xc * mj;
             }
         }
         chunk.copy_from_slice(&acc);
-        c0 += 4;
+        c0 += 8;
     }
     for (i, o) in chunks.into_remainder().iter_mut().enumerate() {
         *o = base
@@ -628,8 +628,21 @@ impl LogSumExp {
         for ((sum, old), &new) in self.sum.iter_mut().zip(&self.max).zip(&self.block_max) {
             *sum *= exp_nonpositive(old - new);
         }
+        // Eight points at a time down all the rows, so that their sums stay in registers.
+        let lanes = m - m % 8;
+        for c0 in (0..lanes).step_by(8) {
+            let mut acc: [f64; 8] = self.sum[c0..c0 + 8].try_into().expect("8 sums");
+            let mx = &self.block_max[c0..c0 + 8];
+            for row in rows.chunks_exact(m) {
+                for ((a, &s), &mx) in acc.iter_mut().zip(&row[c0..c0 + 8]).zip(mx) {
+                    *a += exp_nonpositive(s - mx);
+                }
+            }
+            self.sum[c0..c0 + 8].copy_from_slice(&acc);
+        }
         for row in rows.chunks_exact(m) {
-            for ((sum, &mx), &s) in self.sum.iter_mut().zip(&self.block_max).zip(row) {
+            let rest = self.sum[lanes..].iter_mut().zip(&self.block_max[lanes..]);
+            for ((sum, &mx), &s) in rest.zip(&row[lanes..]) {
                 *sum += exp_nonpositive(s - mx);
             }
         }
