@@ -7,7 +7,8 @@ use crate::checkpoint::{Stored, Weights};
 use burn::module::Param;
 use burn::nn::{Embedding, LayerNorm, LayerNormConfig, Linear};
 use burn::prelude::*;
-use burn::tensor::activation::softmax;
+use burn::tensor::module::attention;
+use burn::tensor::ops::AttentionModuleOptions;
 use serde::Deserialize;
 
 /// The architecture, as a Hugging Face BERT `config.json` gives it.
@@ -220,10 +221,12 @@ impl Bert {
                 + self.position.forward(positions)
                 + self.segment.forward(segments),
         );
-        // Padding gets a large negative score before the softmax, so its weight is zero.
-        let blocked = (mask.neg() + 1.0)
-            .mul_scalar(-1e9)
-            .reshape([batch, 1, 1, tokens]);
+        // No token attends to padding: true where a key is padding, for every query (the
+        // fused attention shares it across heads without copying).
+        let blocked = mask
+            .lower_elem(0.5)
+            .reshape([batch, 1, 1, tokens])
+            .expand([batch, 1, tokens, tokens]);
         for layer in &self.layers {
             x = layer.forward(x, blocked.clone(), self.heads);
         }
@@ -232,23 +235,27 @@ impl Bert {
 }
 
 impl Layer {
-    /// The layer applied to `x` `[batch, tokens, hidden]`, with `blocked` added to every
-    /// attention score.
-    fn forward(&self, x: Tensor<3>, blocked: Tensor<4>, heads: usize) -> Tensor<3> {
+    /// The layer applied to `x` `[batch, tokens, hidden]`; no query attends to the keys
+    /// `blocked` marks (`[batch, 1, tokens, tokens]`).
+    fn forward(&self, x: Tensor<3>, blocked: Tensor<4, Bool>, heads: usize) -> Tensor<3> {
         let [batch, tokens, hidden] = x.dims();
         let width = hidden / heads;
         let split = |t: Tensor<3>| t.reshape([batch, tokens, heads, width]).swap_dims(1, 2);
         let q = split(self.query.forward(x.clone()));
         let k = split(self.key.forward(x.clone()));
         let v = split(self.value.forward(x.clone()));
-        let scores = q
-            .matmul(k.swap_dims(2, 3))
-            .div_scalar((width as f64).sqrt())
-            + blocked;
-        let context = softmax(scores, 3)
-            .matmul(v)
-            .swap_dims(1, 2)
-            .reshape([batch, tokens, hidden]);
+        // softmax(q·kᵀ/√width, padding masked)·v in one fused operation: the scores of a
+        // batch (heads × tokens² per text) are never materialised as a tensor.
+        let context = attention(
+            q,
+            k,
+            v,
+            Some(blocked),
+            None,
+            AttentionModuleOptions::default(),
+        )
+        .swap_dims(1, 2)
+        .reshape([batch, tokens, hidden]);
         let x = self
             .attention_norm
             .forward(self.attention_out.forward(context) + x);
@@ -290,12 +297,17 @@ fn erf(x: f32) -> f32 {
     y.copysign(x)
 }
 
+/// 1.5 · 2²³: adding and subtracting it rounds an f32 of magnitude below 2²² to an integer.
+const ROUND: f32 = 12_582_912.0;
+
 /// e^-x for x ≥ 0, branch-free (range reduction to 2^n · e^r with |r| ≤ ln 2 / 2 and a
 /// degree-6 polynomial, relative error about 1e-7); values below e^-87 become 0.
 #[inline(always)]
 fn exp_neg(x: f32) -> f32 {
     let y = (-x).max(-87.0);
-    let n = (y * std::f32::consts::LOG2_E).round();
+    // Rounded by adding and subtracting 1.5 · 2²³ (|y · log₂e| < 126): `f32::round` is a
+    // library call on baseline x86-64, which stopped the loop from vectorising.
+    let n = (y * std::f32::consts::LOG2_E + ROUND) - ROUND;
     let r = y - n * 0.693_145_75 - n * 1.428_606_8e-6;
     let p = 1.0
         + r * (1.0
