@@ -221,41 +221,99 @@ impl Bert {
                 + self.position.forward(positions)
                 + self.segment.forward(segments),
         );
-        // No token attends to padding: true where a key is padding, for every query (the
-        // fused attention shares it across heads without copying).
-        let blocked = mask
-            .lower_elem(0.5)
-            .reshape([batch, 1, 1, tokens])
-            .expand([batch, 1, tokens, tokens]);
+        let visible = Visible::of(&mask, &device);
         for layer in &self.layers {
-            x = layer.forward(x, blocked.clone(), self.heads);
+            x = layer.forward(x, &visible, self.heads);
         }
         x
     }
 }
 
+/// Which keys each text's tokens attend to.
+enum Visible {
+    /// Each text's first `n` tokens (padding after them), on a device without autodiff:
+    /// attention computed straight on memory ([`crate::attention`]).
+    Prefix(Vec<usize>),
+    /// Any pattern (true where a key is hidden, `[batch, 1, tokens, tokens]`): burn's fused
+    /// attention, which autodiff can differentiate.
+    Mask(Box<Tensor<4, Bool>>),
+}
+
+impl Visible {
+    /// The keys `mask` (`[batch, tokens]`, 1 for real tokens) leaves visible.
+    fn of(mask: &Tensor<2>, device: &Device) -> Self {
+        let [batch, tokens] = mask.dims();
+        if !device.is_autodiff() {
+            let values = mask
+                .clone()
+                .into_data()
+                .convert::<f32>()
+                .try_into_vec::<f32>()
+                .expect("float tensor");
+            let lengths: Vec<usize> = values
+                .chunks(tokens.max(1))
+                .map(|row| row.iter().take_while(|&&m| m > 0.5).count())
+                .collect();
+            let prefix = values
+                .chunks(tokens.max(1))
+                .zip(&lengths)
+                .all(|(row, &n)| row[n..].iter().all(|&m| m <= 0.5));
+            if prefix {
+                return Self::Prefix(lengths);
+            }
+        }
+        // The fused attention shares one mask across heads without copying it.
+        Self::Mask(Box::new(
+            mask.clone()
+                .lower_elem(0.5)
+                .reshape([batch, 1, 1, tokens])
+                .expand([batch, 1, tokens, tokens]),
+        ))
+    }
+}
+
 impl Layer {
-    /// The layer applied to `x` `[batch, tokens, hidden]`; no query attends to the keys
-    /// `blocked` marks (`[batch, 1, tokens, tokens]`).
-    fn forward(&self, x: Tensor<3>, blocked: Tensor<4, Bool>, heads: usize) -> Tensor<3> {
+    /// The layer applied to `x` `[batch, tokens, hidden]`, each token attending to the keys
+    /// `visible` allows.
+    fn forward(&self, x: Tensor<3>, visible: &Visible, heads: usize) -> Tensor<3> {
         let [batch, tokens, hidden] = x.dims();
-        let width = hidden / heads;
-        let split = |t: Tensor<3>| t.reshape([batch, tokens, heads, width]).swap_dims(1, 2);
-        let q = split(self.query.forward(x.clone()));
-        let k = split(self.key.forward(x.clone()));
-        let v = split(self.value.forward(x.clone()));
-        // softmax(q·kᵀ/√width, padding masked)·v in one fused operation: the scores of a
-        // batch (heads × tokens² per text) are never materialised as a tensor.
-        let context = attention(
-            q,
-            k,
-            v,
-            Some(blocked),
-            None,
-            AttentionModuleOptions::default(),
-        )
-        .swap_dims(1, 2)
-        .reshape([batch, tokens, hidden]);
+        let q = self.query.forward(x.clone());
+        let k = self.key.forward(x.clone());
+        let v = self.value.forward(x.clone());
+        let context = match visible {
+            Visible::Prefix(lengths) => {
+                let values = |t: Tensor<3>| {
+                    t.into_data()
+                        .convert::<f32>()
+                        .try_into_vec::<f32>()
+                        .expect("float tensor")
+                };
+                let out = crate::attention::attention(
+                    &values(q),
+                    &values(k),
+                    &values(v),
+                    lengths,
+                    tokens,
+                    heads,
+                );
+                Tensor::from_data(TensorData::new(out, [batch, tokens, hidden]), &x.device())
+            }
+            Visible::Mask(blocked) => {
+                let width = hidden / heads;
+                let split = |t: Tensor<3>| t.reshape([batch, tokens, heads, width]).swap_dims(1, 2);
+                // softmax(q·kᵀ/√width, hidden keys masked)·v in one fused operation.
+                attention(
+                    split(q),
+                    split(k),
+                    split(v),
+                    Some((**blocked).clone()),
+                    None,
+                    AttentionModuleOptions::default(),
+                )
+                .swap_dims(1, 2)
+                .reshape([batch, tokens, hidden])
+            }
+        };
         let x = self
             .attention_norm
             .forward(self.attention_out.forward(context) + x);
@@ -277,10 +335,12 @@ fn gelu(x: Tensor<3>) -> Tensor<3> {
         .try_into_vec::<f32>()
         .expect("float tensor");
     values.par_chunks_mut(1 << 14).for_each(|chunk| {
-        for v in chunk {
-            let x = *v;
-            *v = 0.5 * x * (1.0 + erf(x * std::f32::consts::FRAC_1_SQRT_2));
-        }
+        crate::wide::widest(|| {
+            for v in chunk {
+                let x = *v;
+                *v = 0.5 * x * (1.0 + erf(x * std::f32::consts::FRAC_1_SQRT_2));
+            }
+        })
     });
     Tensor::from_data(TensorData::new(values, shape), &device)
 }
@@ -303,7 +363,7 @@ const ROUND: f32 = 12_582_912.0;
 /// e^-x for x ≥ 0, branch-free (range reduction to 2^n · e^r with |r| ≤ ln 2 / 2 and a
 /// degree-6 polynomial, relative error about 1e-7); values below e^-87 become 0.
 #[inline(always)]
-fn exp_neg(x: f32) -> f32 {
+pub(crate) fn exp_neg(x: f32) -> f32 {
     let y = (-x).max(-87.0);
     // Rounded by adding and subtracting 1.5 · 2²³ (|y · log₂e| < 126): `f32::round` is a
     // library call on baseline x86-64, which stopped the loop from vectorising.

@@ -79,6 +79,12 @@ impl SentenceEncoder {
     /// otherwise), `modules.json` (normalisation) and `sentence_bert_config.json` (the token
     /// limit; otherwise the position embeddings' length).
     pub fn load(dir: &Path) -> Result<Self, TextError> {
+        Self::load_on(dir, Device::flex())
+    }
+
+    /// As [`SentenceEncoder::load`], with the network on `device` (an autodiff device to
+    /// differentiate through it).
+    pub fn load_on(dir: &Path, device: Device) -> Result<Self, TextError> {
         if !dir.is_dir() {
             return Err(TextError::Io {
                 file: dir.display().to_string(),
@@ -134,7 +140,6 @@ impl SentenceEncoder {
                 ..TruncationParams::default()
             }))
             .map_err(|e| TextError::Tokenizer(e.to_string()))?;
-        let device = Device::flex();
         let mut weights = Weights::read(&path("model.safetensors"))?;
         let bert = Bert::from_weights(&config, &mut weights, &device)?;
         Ok(Self {

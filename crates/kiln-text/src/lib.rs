@@ -2,12 +2,14 @@
 //! local Hugging Face checkpoint folder (`config.json`, `model.safetensors`, `tokenizer.json`
 //! and the sentence-transformers pooling files), run in burn. Nothing is downloaded.
 
+mod attention;
 pub mod bert;
 pub mod cache;
 pub mod checkpoint;
 pub mod encoder;
 pub mod error;
 pub mod shared;
+mod wide;
 
 pub use bert::{Bert, BertConfig};
 pub use encoder::{Pooling, SentenceEncoder};

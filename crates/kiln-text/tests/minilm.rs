@@ -105,3 +105,30 @@ fn a_folder_without_a_checkpoint_is_named() {
         .to_string();
     assert!(err.contains("not a folder"), "{err}");
 }
+
+#[test]
+#[ignore = "needs the all-MiniLM-L6-v2 checkpoint: run tests/text/run.sh"]
+fn the_differentiable_attention_gives_the_same_vectors() {
+    // On an autodiff device the encoder attends through burn's fused (differentiable) op with
+    // a padding mask; elsewhere through Kiln's kernel that skips padding. Texts of different
+    // lengths in one batch exercise the padding.
+    let texts = [
+        "a short one",
+        "a rather longer sentence, so that the short one above is padded in its batch",
+        "",
+    ];
+    let plain = SentenceEncoder::load(&checkpoint())
+        .unwrap()
+        .embed(&texts)
+        .unwrap();
+    let tracked = SentenceEncoder::load_on(&checkpoint(), burn::prelude::Device::flex().autodiff())
+        .unwrap()
+        .embed(&texts)
+        .unwrap();
+    let worst = plain
+        .iter()
+        .zip(&tracked)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
+    assert!(worst < 1e-5, "largest difference {worst}");
+}
