@@ -12,97 +12,108 @@ use rayon::prelude::*;
 /// Lanes of the reductions over a score row (sums and maxima kept in registers).
 const LANES: usize = 8;
 
-/// softmax(q·kᵀ/√width)·v per head over each text's first `lengths[b]` tokens. `q`, `k`, `v`
-/// are `[texts, tokens, hidden]` row-major with `hidden = heads · width`; the result has the
-/// same layout, zero at padding positions.
-pub(crate) fn attention(
-    q: &[f32],
-    k: &[f32],
-    v: &[f32],
-    lengths: &[usize],
-    tokens: usize,
-    heads: usize,
-) -> Vec<f32> {
-    let slab = q.len() / lengths.len().max(1);
-    let hidden = slab / tokens.max(1);
-    let width = hidden / heads.max(1);
+/// Where a batch's texts lie in the query, key and value matrices: text `i` is rows
+/// `texts[i].0 ..` (`texts[i].1` of them, its real tokens), each `stride` numbers apart; and
+/// how their `heads · width` columns split into heads.
+pub(crate) struct Rows<'a> {
+    /// (first row, real tokens) per text, in row order.
+    pub(crate) texts: &'a [(usize, usize)],
+    /// Numbers from one row to the next in `q`, `k` and `v`.
+    pub(crate) stride: usize,
+    /// Attention heads.
+    pub(crate) heads: usize,
+    /// Columns per head.
+    pub(crate) width: usize,
+}
+
+/// softmax(q·kᵀ/√width)·v per head over each text's real tokens, into `out` (rows of
+/// `heads · width` numbers, numbered as in `rows`; the rows of no text are left as they are).
+/// `q`, `k` and `v` start at the text rows' first number of their block.
+pub(crate) fn attention(q: &[f32], k: &[f32], v: &[f32], rows: &Rows<'_>, out: &mut [f32]) {
+    let (heads, width) = (rows.heads, rows.width);
+    let hidden = heads * width;
     let scale = 1.0 / (width as f32).sqrt();
-    let mut out = vec![0f32; q.len()];
-    out.par_chunks_mut(slab)
-        .zip(lengths.par_iter())
-        .enumerate()
-        .for_each(|(b, (out, &len))| {
-            let len = len.min(tokens);
-            if len == 0 {
-                return;
+    let stride = rows.stride;
+    // Each text's output rows, split off in order.
+    let mut parts: Vec<(&mut [f32], usize, usize)> = Vec::with_capacity(rows.texts.len());
+    let mut rest = out;
+    let mut at = 0;
+    for &(first, len) in rows.texts {
+        let (_, tail) = std::mem::take(&mut rest).split_at_mut((first - at) * hidden);
+        let (mine, tail) = tail.split_at_mut(len * hidden);
+        parts.push((mine, first, len));
+        rest = tail;
+        at = first + len;
+    }
+    parts.into_par_iter().for_each(|(out, first, len)| {
+        if len == 0 {
+            return;
+        }
+        let mut scores = vec![0f32; len * len];
+        let mut inverse = vec![0f32; len];
+        for h in 0..heads {
+            let head = first * stride + h * width;
+            // SAFETY: every matrix below lies inside its slice: rows r < len of the text
+            // start at (first + r)·stride in q, k and v, and columns h·width + c < hidden ≤
+            // stride; the scores are len × len; the context rows are `out`'s len rows.
+            unsafe {
+                // scores[i][j] = scale · Σ_c q[i][c] · k[j][c]
+                gemm(
+                    len,
+                    len,
+                    width,
+                    scores.as_mut_ptr(),
+                    1,
+                    len as isize,
+                    false,
+                    q[head..].as_ptr(),
+                    1,
+                    stride as isize,
+                    k[head..].as_ptr(),
+                    stride as isize,
+                    1,
+                    0.0,
+                    scale,
+                    false,
+                    false,
+                    false,
+                    Parallelism::None,
+                );
             }
-            let at = b * slab;
-            let mut scores = vec![0f32; len * len];
-            let mut inverse = vec![0f32; len];
-            for h in 0..heads {
-                let head = at + h * width;
-                // SAFETY: every matrix below lies inside its slice: rows r < len ≤ tokens of
-                // text b start at b·slab + r·hidden, and columns h·width + c < hidden; the
-                // scores are len × len in `scores`.
-                unsafe {
-                    // scores[i][j] = scale · Σ_c q[i][c] · k[j][c]
-                    gemm(
-                        len,
-                        len,
-                        width,
-                        scores.as_mut_ptr(),
-                        1,
-                        len as isize,
-                        false,
-                        q[head..].as_ptr(),
-                        1,
-                        hidden as isize,
-                        k[head..].as_ptr(),
-                        hidden as isize,
-                        1,
-                        0.0,
-                        scale,
-                        false,
-                        false,
-                        false,
-                        Parallelism::None,
-                    );
-                }
-                pulp::Arch::new().dispatch(SoftmaxRows {
-                    scores: &mut scores,
-                    inverse: &mut inverse,
-                });
-                let context = &mut out[h * width..];
-                // SAFETY: as above; the context rows are those of `out`, this text's slab.
-                unsafe {
-                    gemm(
-                        len,
-                        width,
-                        len,
-                        context.as_mut_ptr(),
-                        1,
-                        hidden as isize,
-                        false,
-                        scores.as_ptr(),
-                        1,
-                        len as isize,
-                        v[head..].as_ptr(),
-                        1,
-                        hidden as isize,
-                        0.0,
-                        1.0,
-                        false,
-                        false,
-                        false,
-                        Parallelism::None,
-                    );
-                }
-                for (row, inv) in context.chunks_mut(hidden).zip(&inverse) {
-                    row[..width].iter_mut().for_each(|x| *x *= inv);
-                }
+            pulp::Arch::new().dispatch(SoftmaxRows {
+                scores: &mut scores,
+                inverse: &mut inverse,
+            });
+            let context = &mut out[h * width..];
+            // SAFETY: as above.
+            unsafe {
+                gemm(
+                    len,
+                    width,
+                    len,
+                    context.as_mut_ptr(),
+                    1,
+                    hidden as isize,
+                    false,
+                    scores.as_ptr(),
+                    1,
+                    len as isize,
+                    v[head..].as_ptr(),
+                    1,
+                    stride as isize,
+                    0.0,
+                    1.0,
+                    false,
+                    false,
+                    false,
+                    Parallelism::None,
+                );
             }
-        });
-    out
+            for (row, inv) in context.chunks_mut(hidden).zip(&inverse) {
+                row[..width].iter_mut().for_each(|x| *x *= inv);
+            }
+        }
+    });
 }
 
 /// Each row of `scores` (as many as `inverse` holds) replaced by its exponentials as
@@ -206,7 +217,23 @@ mod tests {
         let q: Vec<f32> = (0..n).map(|i| value(i, 0.1)).collect();
         let k: Vec<f32> = (0..n).map(|i| value(i, 0.3)).collect();
         let mut v: Vec<f32> = (0..n).map(|i| value(i, 0.7)).collect();
-        let got = attention(&q, &k, &v, &lengths, t, heads);
+        let texts: Vec<(usize, usize)> = lengths
+            .iter()
+            .enumerate()
+            .map(|(b, &len)| (b * t, len))
+            .collect();
+        let rows = Rows {
+            texts: &texts,
+            stride: hidden,
+            heads,
+            width: hidden / heads,
+        };
+        let run = |v: &[f32]| {
+            let mut out = vec![0f32; n];
+            attention(&q, &k, v, &rows, &mut out);
+            out
+        };
+        let got = run(&v);
         let want = reference(&q, &k, &v, &lengths, t, heads);
         let worst = got
             .iter()
@@ -218,6 +245,6 @@ mod tests {
         for r in 5..t {
             v[(t + r) * hidden..(t + r + 1) * hidden].fill(1e6);
         }
-        assert_eq!(attention(&q, &k, &v, &lengths, t, heads), got);
+        assert_eq!(run(&v), got);
     }
 }

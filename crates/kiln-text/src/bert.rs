@@ -83,25 +83,25 @@ impl BertConfig {
 /// and layer-normalised.
 #[derive(Module, Debug)]
 pub struct Layer {
-    query: Linear,
-    key: Linear,
-    value: Linear,
-    attention_out: Linear,
-    attention_norm: LayerNorm,
-    intermediate: Linear,
-    output: Linear,
-    output_norm: LayerNorm,
+    pub(crate) query: Linear,
+    pub(crate) key: Linear,
+    pub(crate) value: Linear,
+    pub(crate) attention_out: Linear,
+    pub(crate) attention_norm: LayerNorm,
+    pub(crate) intermediate: Linear,
+    pub(crate) output: Linear,
+    pub(crate) output_norm: LayerNorm,
 }
 
 /// A BERT encoder: token, position and segment embeddings, then transformer layers.
 #[derive(Module, Debug)]
 pub struct Bert {
-    word: Embedding,
-    position: Embedding,
-    segment: Embedding,
-    norm: LayerNorm,
-    layers: Vec<Layer>,
-    heads: usize,
+    pub(crate) word: Embedding,
+    pub(crate) position: Embedding,
+    pub(crate) segment: Embedding,
+    pub(crate) norm: LayerNorm,
+    pub(crate) layers: Vec<Layer>,
+    pub(crate) heads: usize,
 }
 
 /// A tensor on `device` from stored values.
@@ -221,99 +221,41 @@ impl Bert {
                 + self.position.forward(positions)
                 + self.segment.forward(segments),
         );
-        let visible = Visible::of(&mask, &device);
+        // No token attends to padding: true where a key is padding, for every query (the
+        // fused attention shares it across heads without copying).
+        let blocked = mask
+            .lower_elem(0.5)
+            .reshape([batch, 1, 1, tokens])
+            .expand([batch, 1, tokens, tokens]);
         for layer in &self.layers {
-            x = layer.forward(x, &visible, self.heads);
+            x = layer.forward(x, blocked.clone(), self.heads);
         }
         x
     }
 }
 
-/// Which keys each text's tokens attend to.
-enum Visible {
-    /// Each text's first `n` tokens (padding after them), on a device without autodiff:
-    /// attention computed straight on memory ([`crate::attention`]).
-    Prefix(Vec<usize>),
-    /// Any pattern (true where a key is hidden, `[batch, 1, tokens, tokens]`): burn's fused
-    /// attention, which autodiff can differentiate.
-    Mask(Box<Tensor<4, Bool>>),
-}
-
-impl Visible {
-    /// The keys `mask` (`[batch, tokens]`, 1 for real tokens) leaves visible.
-    fn of(mask: &Tensor<2>, device: &Device) -> Self {
-        let [batch, tokens] = mask.dims();
-        if !device.is_autodiff() {
-            let values = mask
-                .clone()
-                .into_data()
-                .convert::<f32>()
-                .try_into_vec::<f32>()
-                .expect("float tensor");
-            let lengths: Vec<usize> = values
-                .chunks(tokens.max(1))
-                .map(|row| row.iter().take_while(|&&m| m > 0.5).count())
-                .collect();
-            let prefix = values
-                .chunks(tokens.max(1))
-                .zip(&lengths)
-                .all(|(row, &n)| row[n..].iter().all(|&m| m <= 0.5));
-            if prefix {
-                return Self::Prefix(lengths);
-            }
-        }
-        // The fused attention shares one mask across heads without copying it.
-        Self::Mask(Box::new(
-            mask.clone()
-                .lower_elem(0.5)
-                .reshape([batch, 1, 1, tokens])
-                .expand([batch, 1, tokens, tokens]),
-        ))
-    }
-}
-
 impl Layer {
-    /// The layer applied to `x` `[batch, tokens, hidden]`, each token attending to the keys
-    /// `visible` allows.
-    fn forward(&self, x: Tensor<3>, visible: &Visible, heads: usize) -> Tensor<3> {
+    /// The layer applied to `x` `[batch, tokens, hidden]`; no query attends to the keys
+    /// `blocked` marks (`[batch, 1, tokens, tokens]`).
+    fn forward(&self, x: Tensor<3>, blocked: Tensor<4, Bool>, heads: usize) -> Tensor<3> {
         let [batch, tokens, hidden] = x.dims();
-        let q = self.query.forward(x.clone());
-        let k = self.key.forward(x.clone());
-        let v = self.value.forward(x.clone());
-        let context = match visible {
-            Visible::Prefix(lengths) => {
-                let values = |t: Tensor<3>| {
-                    t.into_data()
-                        .convert::<f32>()
-                        .try_into_vec::<f32>()
-                        .expect("float tensor")
-                };
-                let out = crate::attention::attention(
-                    &values(q),
-                    &values(k),
-                    &values(v),
-                    lengths,
-                    tokens,
-                    heads,
-                );
-                Tensor::from_data(TensorData::new(out, [batch, tokens, hidden]), &x.device())
-            }
-            Visible::Mask(blocked) => {
-                let width = hidden / heads;
-                let split = |t: Tensor<3>| t.reshape([batch, tokens, heads, width]).swap_dims(1, 2);
-                // softmax(q·kᵀ/√width, hidden keys masked)·v in one fused operation.
-                attention(
-                    split(q),
-                    split(k),
-                    split(v),
-                    Some((**blocked).clone()),
-                    None,
-                    AttentionModuleOptions::default(),
-                )
-                .swap_dims(1, 2)
-                .reshape([batch, tokens, hidden])
-            }
-        };
+        let width = hidden / heads;
+        let split = |t: Tensor<3>| t.reshape([batch, tokens, heads, width]).swap_dims(1, 2);
+        let q = split(self.query.forward(x.clone()));
+        let k = split(self.key.forward(x.clone()));
+        let v = split(self.value.forward(x.clone()));
+        // softmax(q·kᵀ/√width, padding masked)·v in one fused operation: the scores of a
+        // batch (heads × tokens² per text) are never materialised as a tensor.
+        let context = attention(
+            q,
+            k,
+            v,
+            Some(blocked),
+            None,
+            AttentionModuleOptions::default(),
+        )
+        .swap_dims(1, 2)
+        .reshape([batch, tokens, hidden]);
         let x = self
             .attention_norm
             .forward(self.attention_out.forward(context) + x);
@@ -326,7 +268,6 @@ impl Layer {
 /// and Stegun 7.1.26, error under 2e-7) that the compiler vectorises; burn's GELU calls a
 /// scalar erf per value, which was a tenth of the encoder's time.
 fn gelu(x: Tensor<3>) -> Tensor<3> {
-    use rayon::prelude::*;
     let device = x.device();
     let shape = x.dims();
     let mut values = x
@@ -334,6 +275,14 @@ fn gelu(x: Tensor<3>) -> Tensor<3> {
         .convert::<f32>()
         .try_into_vec::<f32>()
         .expect("float tensor");
+    gelu_in_place(&mut values);
+    Tensor::from_data(TensorData::new(values, shape), &device)
+}
+
+/// The exact GELU of every value, in place, on all cores, in loops compiled for the widest
+/// vectors the CPU has.
+pub(crate) fn gelu_in_place(values: &mut [f32]) {
+    use rayon::prelude::*;
     values.par_chunks_mut(1 << 14).for_each(|chunk| {
         crate::wide::widest(|| {
             for v in chunk {
@@ -342,7 +291,6 @@ fn gelu(x: Tensor<3>) -> Tensor<3> {
             }
         })
     });
-    Tensor::from_data(TensorData::new(values, shape), &device)
 }
 
 /// erf(x), branch-free, absolute error under 2e-7 (Abramowitz and Stegun 7.1.26).

@@ -5,6 +5,7 @@
 use crate::TextError;
 use crate::bert::{Bert, BertConfig};
 use crate::checkpoint::Weights;
+use crate::infer::Packed;
 use burn::prelude::*;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -45,6 +46,15 @@ struct ModuleEntry {
     kind: String,
 }
 
+/// The network, in the form its device runs best.
+#[derive(Debug)]
+enum Network {
+    /// burn's modules, which autodiff can differentiate.
+    Burn(Box<Bert>),
+    /// Plain buffers for fast inference on the CPU.
+    Packed(Packed),
+}
+
 /// Texts encoded in one pass of the network.
 const BATCH: usize = 32;
 
@@ -52,7 +62,7 @@ const BATCH: usize = 32;
 #[derive(Debug)]
 pub struct SentenceEncoder {
     tokenizer: Tokenizer,
-    bert: Bert,
+    network: Network,
     config: BertConfig,
     pooling: Pooling,
     normalize: bool,
@@ -142,9 +152,14 @@ impl SentenceEncoder {
             .map_err(|e| TextError::Tokenizer(e.to_string()))?;
         let mut weights = Weights::read(&path("model.safetensors"))?;
         let bert = Bert::from_weights(&config, &mut weights, &device)?;
+        let network = if device.is_autodiff() {
+            Network::Burn(Box::new(bert))
+        } else {
+            Network::Packed(Packed::of(&bert, &config))
+        };
         Ok(Self {
             tokenizer,
-            bert,
+            network,
             config,
             pooling,
             normalize,
@@ -213,9 +228,53 @@ impl SentenceEncoder {
         Ok(out)
     }
 
-    /// Pooled vectors of token id sequences, padded to the longest.
+    /// Pooled (and, if configured, normalised) vectors of token id sequences.
     fn embed_ids<'a>(&self, seqs: impl Iterator<Item = &'a [u32]>) -> Vec<f32> {
         let seqs: Vec<&[u32]> = seqs.collect();
+        let hidden = self.dim();
+        let states = match &self.network {
+            Network::Packed(packed) => packed.forward(&seqs),
+            Network::Burn(bert) => self.burn_states(bert, &seqs),
+        };
+        let mut out = vec![0f32; seqs.len() * hidden];
+        let mut first = 0;
+        for (s, vector) in seqs.iter().zip(out.chunks_exact_mut(hidden)) {
+            let rows = states[first * hidden..(first + s.len()) * hidden].chunks_exact(hidden);
+            first += s.len();
+            match self.pooling {
+                Pooling::Mean => {
+                    for row in rows {
+                        vector.iter_mut().zip(row).for_each(|(v, x)| *v += x);
+                    }
+                    let n = s.len().max(1) as f32;
+                    vector.iter_mut().for_each(|v| *v /= n);
+                }
+                Pooling::Cls => {
+                    if let Some(row) = rows.into_iter().next() {
+                        vector.copy_from_slice(row);
+                    }
+                }
+                Pooling::Max => {
+                    vector.fill(f32::NEG_INFINITY);
+                    for row in rows {
+                        vector.iter_mut().zip(row).for_each(|(v, x)| *v = v.max(*x));
+                    }
+                    if s.is_empty() {
+                        vector.fill(0.0);
+                    }
+                }
+            }
+            if self.normalize {
+                let norm = vector.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
+                vector.iter_mut().for_each(|v| *v /= norm);
+            }
+        }
+        out
+    }
+
+    /// The final hidden states of `seqs` through burn's modules, packed as
+    /// [`Packed::forward`] gives them (each sequence's real tokens, one row each).
+    fn burn_states(&self, bert: &Bert, seqs: &[&[u32]]) -> Vec<f32> {
         let batch = seqs.len();
         let tokens = seqs.iter().map(|s| s.len()).max().unwrap_or(0).max(1);
         let mut ids = vec![0i64; batch * tokens];
@@ -228,35 +287,17 @@ impl SentenceEncoder {
         }
         let ids = Tensor::<2, Int>::from_data(TensorData::new(ids, [batch, tokens]), &self.device);
         let mask = Tensor::<2>::from_data(TensorData::new(mask, [batch, tokens]), &self.device);
-        let states = self.bert.forward(ids, mask.clone());
-        let hidden = self.dim();
-        let mask3 = mask.clone().reshape([batch, tokens, 1]);
-        let pooled: Tensor<2> = match self.pooling {
-            Pooling::Mean => {
-                let counts = mask.sum_dim(1).clamp_min(1e-9);
-                (states * mask3).sum_dim(1).reshape([batch, hidden]) / counts
-            }
-            Pooling::Cls => states
-                .slice([0..batch, 0..1, 0..hidden])
-                .reshape([batch, hidden]),
-            Pooling::Max => (states + (mask3.neg() + 1.0).mul_scalar(-1e9))
-                .max_dim(1)
-                .reshape([batch, hidden]),
-        };
-        let pooled = if self.normalize {
-            let norm = pooled
-                .clone()
-                .powi_scalar(2)
-                .sum_dim(1)
-                .sqrt()
-                .clamp_min(1e-12);
-            pooled / norm
-        } else {
-            pooled
-        };
-        pooled
+        let padded = bert
+            .forward(ids, mask)
             .into_data()
+            .convert::<f32>()
             .try_into_vec::<f32>()
-            .expect("float tensor")
+            .expect("float tensor");
+        let hidden = self.dim();
+        seqs.iter()
+            .enumerate()
+            .flat_map(|(b, s)| &padded[b * tokens * hidden..(b * tokens + s.len()) * hidden])
+            .copied()
+            .collect()
     }
 }

@@ -8,6 +8,7 @@ pub mod cache;
 pub mod checkpoint;
 pub mod encoder;
 pub mod error;
+mod infer;
 pub mod shared;
 mod wide;
 

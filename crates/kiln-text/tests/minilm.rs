@@ -108,9 +108,9 @@ fn a_folder_without_a_checkpoint_is_named() {
 
 #[test]
 #[ignore = "needs the all-MiniLM-L6-v2 checkpoint: run tests/text/run.sh"]
-fn the_differentiable_attention_gives_the_same_vectors() {
-    // On an autodiff device the encoder attends through burn's fused (differentiable) op with
-    // a padding mask; elsewhere through Kiln's kernel that skips padding. Texts of different
+fn burn_modules_and_the_packed_inference_give_the_same_vectors() {
+    // On an autodiff device the encoder runs burn's (differentiable) modules over padded
+    // batches; elsewhere Kiln's packed inference over real tokens only. Texts of different
     // lengths in one batch exercise the padding.
     let texts = [
         "a short one",
