@@ -52,7 +52,7 @@ impl Dense {
 
     /// `out = start + x · W` for the `rows` rows of `x`, where `start` (already in `out`) is
     /// the bias, or the bias plus a residual.
-    fn apply(&self, x: &[f32], rows: usize, out: &mut [f32]) {
+    fn apply(&self, x: &[f32], rows: usize, out: &mut [f32], parallelism: Parallelism) {
         // SAFETY: x holds rows × inputs numbers, W inputs × outputs, out rows × outputs.
         unsafe {
             gemm(
@@ -74,7 +74,7 @@ impl Dense {
                 false,
                 false,
                 false,
-                Parallelism::Rayon(rayon::current_num_threads()),
+                parallelism,
             );
         }
     }
@@ -201,11 +201,9 @@ impl Packed {
             }
         }
         self.norm.apply(&mut x);
-        let inner_width = self.blocks.first().map_or(0, |b| b.inner.outputs);
         let mut qkv = vec![0f32; total * 3 * h];
         let mut context = vec![0f32; total * h];
         let mut mid = vec![0f32; total * h];
-        let mut inner = vec![0f32; total * inner_width];
         let rows = Rows {
             texts: &texts,
             stride: 3 * h,
@@ -214,24 +212,40 @@ impl Packed {
         };
         for b in &self.blocks {
             b.qkv.bias_rows(&mut qkv);
-            b.qkv.apply(&x, total, &mut qkv);
+            b.qkv.apply(&x, total, &mut qkv, all_threads());
             attention(&qkv, &qkv[h..], &qkv[2 * h..], &rows, &mut context);
             // mid = norm(x + bias + context · W)
             mid.copy_from_slice(&x);
             add_bias(&mut mid, &b.out.bias);
-            b.out.apply(&context, total, &mut mid);
+            b.out.apply(&context, total, &mut mid, all_threads());
             b.attention_norm.apply(&mut mid);
-            // x = norm(mid + bias + gelu(mid · W1 + b1) · W2)
-            b.inner.bias_rows(&mut inner);
-            b.inner.apply(&mid, total, &mut inner);
-            gelu_in_place(&mut inner);
+            // x = norm(mid + bias + gelu(mid · W1 + b1) · W2), a block of rows at a time so
+            // that the wide inner activations stay in cache between the two products.
             x.copy_from_slice(&mid);
             add_bias(&mut x, &b.output.bias);
-            b.output.apply(&inner, total, &mut x);
+            x.par_chunks_mut(BLOCK_ROWS * h)
+                .zip(mid.par_chunks(BLOCK_ROWS * h))
+                .for_each_init(Vec::new, |inner, (x, mid)| {
+                    let rows = mid.len() / h;
+                    inner.resize(rows * b.inner.outputs, 0.0);
+                    b.inner.bias_rows(inner);
+                    b.inner.apply(mid, rows, inner, Parallelism::None);
+                    gelu_in_place(inner);
+                    b.output.apply(inner, rows, x, Parallelism::None);
+                });
             b.output_norm.apply(&mut x);
         }
         x
     }
+}
+
+/// Rows of a block of the feed-forward part: its inner activations (rows × the inner width,
+/// 1.5 MB for MiniLM) stay in a core's cache.
+const BLOCK_ROWS: usize = 256;
+
+/// A matrix product spread over all of rayon's threads.
+fn all_threads() -> Parallelism {
+    Parallelism::Rayon(rayon::current_num_threads())
 }
 
 /// Adds `bias` to every row of `x`.
