@@ -461,9 +461,10 @@ fn profile_chunk(
     let salt = seed ^ xxh3_64_with_seed(name.as_bytes(), seed);
     // The chunk's share of the sample: its smallest row keys, at most SAMPLE_ROWS of them.
     let first = chunk.first_row();
-    let mut keys: Vec<u64> = (0..chunk.len() as u64)
+    let row_keys: Vec<u64> = (0..chunk.len() as u64)
         .map(|i| row_key(first + i, salt))
         .collect();
+    let mut keys = row_keys.clone();
     if keys.len() > SAMPLE_ROWS {
         keys.select_nth_unstable(SAMPLE_ROWS - 1);
         keys.truncate(SAMPLE_ROWS);
@@ -476,7 +477,7 @@ fn profile_chunk(
         .expect("a fresh profile remembers rows");
     hashes.reserve(chunk.len());
     for (i, (record, line)) in chunk.rows().enumerate() {
-        let key = row_key(first + i as u64, salt);
+        let key = row_keys[i];
         let sampled = (key <= threshold).then_some(key);
         if !hashes.insert(row_hash(record)) {
             part.duplicate_rows += 1;
