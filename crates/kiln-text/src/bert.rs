@@ -101,7 +101,7 @@ pub struct Bert {
     pub(crate) segment: Embedding,
     pub(crate) norm: LayerNorm,
     pub(crate) layers: Vec<Layer>,
-    pub(crate) heads: usize,
+    heads: usize,
 }
 
 /// A tensor on `device` from stored values.
@@ -283,14 +283,25 @@ fn gelu(x: Tensor<3>) -> Tensor<3> {
 /// vectors the CPU has.
 pub(crate) fn gelu_in_place(values: &mut [f32]) {
     use rayon::prelude::*;
-    values.par_chunks_mut(1 << 14).for_each(|chunk| {
-        crate::wide::widest(|| {
-            for v in chunk {
-                let x = *v;
-                *v = 0.5 * x * (1.0 + erf(x * std::f32::consts::FRAC_1_SQRT_2));
-            }
-        })
-    });
+    values
+        .par_chunks_mut(1 << 14)
+        .for_each(|chunk| pulp::Arch::new().dispatch(Gelu(chunk)));
+}
+
+/// GELU in place over a chunk, run through pulp's dispatch so that its loop is compiled for
+/// the widest vectors the CPU has.
+struct Gelu<'a>(&'a mut [f32]);
+
+impl pulp::WithSimd for Gelu<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _: S) {
+        for v in self.0 {
+            let x = *v;
+            *v = 0.5 * x * (1.0 + erf(x * std::f32::consts::FRAC_1_SQRT_2));
+        }
+    }
 }
 
 /// erf(x), branch-free, absolute error under 2e-7 (Abramowitz and Stegun 7.1.26).

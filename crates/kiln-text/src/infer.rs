@@ -50,8 +50,8 @@ impl Dense {
         }
     }
 
-    /// `out = start + x · W` for the `rows` rows of `x`, where `start` (already in `out`) is
-    /// the bias, or the bias plus a residual.
+    /// `out = start + x · W` for the `rows` rows of `x`, where `start` is what
+    /// [`Dense::start`] left in `out`.
     fn apply(&self, x: &[f32], rows: usize, out: &mut [f32], parallelism: Parallelism) {
         // SAFETY: x holds rows × inputs numbers, W inputs × outputs, out rows × outputs.
         unsafe {
@@ -79,10 +79,20 @@ impl Dense {
         }
     }
 
-    /// Fills `out`'s `rows` rows with the bias.
-    fn bias_rows(&self, out: &mut [f32]) {
-        out.par_chunks_mut(self.outputs)
-            .for_each(|row| row.copy_from_slice(&self.bias));
+    /// Sets each row of `out` to the bias, plus the same row of `residual` when given: the
+    /// start that [`Dense::apply`] adds the product to.
+    fn start(&self, out: &mut [f32], residual: Option<&[f32]>) {
+        let rows = out.par_chunks_mut(self.outputs);
+        match residual {
+            None => rows.for_each(|row| row.copy_from_slice(&self.bias)),
+            Some(residual) => rows
+                .zip(residual.par_chunks(self.outputs))
+                .for_each(|(row, r)| {
+                    for ((o, x), b) in row.iter_mut().zip(r).zip(&self.bias) {
+                        *o = x + b;
+                    }
+                }),
+        }
     }
 }
 
@@ -211,24 +221,22 @@ impl Packed {
             width: h / self.heads.max(1),
         };
         for b in &self.blocks {
-            b.qkv.bias_rows(&mut qkv);
+            b.qkv.start(&mut qkv, None);
             b.qkv.apply(&x, total, &mut qkv, all_threads());
             attention(&qkv, &qkv[h..], &qkv[2 * h..], &rows, &mut context);
             // mid = norm(x + bias + context · W)
-            mid.copy_from_slice(&x);
-            add_bias(&mut mid, &b.out.bias);
+            b.out.start(&mut mid, Some(&x));
             b.out.apply(&context, total, &mut mid, all_threads());
             b.attention_norm.apply(&mut mid);
             // x = norm(mid + bias + gelu(mid · W1 + b1) · W2), a block of rows at a time so
             // that the wide inner activations stay in cache between the two products.
-            x.copy_from_slice(&mid);
-            add_bias(&mut x, &b.output.bias);
+            b.output.start(&mut x, Some(&mid));
             x.par_chunks_mut(BLOCK_ROWS * h)
                 .zip(mid.par_chunks(BLOCK_ROWS * h))
                 .for_each_init(Vec::new, |inner, (x, mid)| {
                     let rows = mid.len() / h;
                     inner.resize(rows * b.inner.outputs, 0.0);
-                    b.inner.bias_rows(inner);
+                    b.inner.start(inner, None);
                     b.inner.apply(mid, rows, inner, Parallelism::None);
                     gelu_in_place(inner);
                     b.output.apply(inner, rows, x, Parallelism::None);
@@ -246,11 +254,4 @@ const BLOCK_ROWS: usize = 256;
 /// A matrix product spread over all of rayon's threads.
 fn all_threads() -> Parallelism {
     Parallelism::Rayon(rayon::current_num_threads())
-}
-
-/// Adds `bias` to every row of `x`.
-fn add_bias(x: &mut [f32], bias: &[f32]) {
-    x.par_chunks_mut(bias.len()).for_each(|row| {
-        row.iter_mut().zip(bias).for_each(|(v, b)| *v += b);
-    });
 }

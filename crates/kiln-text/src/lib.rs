@@ -10,7 +10,6 @@ pub mod encoder;
 pub mod error;
 mod infer;
 pub mod shared;
-mod wide;
 
 pub use bert::{Bert, BertConfig};
 pub use encoder::{Pooling, SentenceEncoder};
