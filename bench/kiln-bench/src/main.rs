@@ -109,6 +109,7 @@ fn main() {
             &order,
             BATCH,
             &mut |_| 1e-3,
+            1.0,
             &mut noise,
             None,
             (&objective, &[]),

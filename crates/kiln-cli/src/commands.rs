@@ -83,6 +83,17 @@ pub struct TrainArgs {
     /// (frozen) instead of being dropped. Nothing is downloaded.
     #[arg(long)]
     pub pretrained: Option<PathBuf>,
+    /// How free-text columns are modelled: `bag` (word n-grams, plus the --pretrained
+    /// encoder's frozen sentence vectors), `gru` or `lstm` (a recurrent network over the
+    /// words, trained from scratch), `finetune` (the --pretrained encoder itself, its top
+    /// layers trained) [default: bag].
+    #[arg(long, value_enum)]
+    pub text_model: Option<TextModelArg>,
+    /// Fine-tune the --pretrained encoder: its top layers (text.finetune_layers) are trained
+    /// with a smaller learning rate (train.pretrained_learning_rate); the same as
+    /// `--text-model finetune`.
+    #[arg(long)]
+    pub finetune: bool,
     /// How classes weigh in a classifier's loss: `balanced` weighs each row by the inverse of
     /// its class's frequency, for rare classes that matter or class shares that change after
     /// deployment [default: equal].
@@ -107,6 +118,30 @@ impl From<ClassWeightArg> for kiln::training::ClassWeight {
         match c {
             ClassWeightArg::Equal => kiln::training::ClassWeight::Equal,
             ClassWeightArg::Balanced => kiln::training::ClassWeight::Balanced,
+        }
+    }
+}
+
+/// `--text-model` values.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum TextModelArg {
+    /// Word n-grams and frozen sentence vectors.
+    Bag,
+    /// A GRU over the words.
+    Gru,
+    /// An LSTM over the words.
+    Lstm,
+    /// The pretrained encoder, fine-tuned.
+    Finetune,
+}
+
+impl From<TextModelArg> for kiln::data::TextModel {
+    fn from(m: TextModelArg) -> Self {
+        match m {
+            TextModelArg::Bag => kiln::data::TextModel::Bag,
+            TextModelArg::Gru => kiln::data::TextModel::Gru,
+            TextModelArg::Lstm => kiln::data::TextModel::Lstm,
+            TextModelArg::Finetune => kiln::data::TextModel::Finetune,
         }
     }
 }
@@ -149,6 +184,16 @@ pub fn train(args: TrainArgs, print: Print) -> Result<Trained, KilnError> {
             ))
         })?;
         config.preprocess.pretrained = Some(dir.display().to_string());
+    }
+    match (args.text_model, args.finetune) {
+        (Some(m), true) if !matches!(m, TextModelArg::Finetune) => {
+            return Err(KilnError::Config(
+                "--finetune and --text-model name different text models; give one".into(),
+            ));
+        }
+        (_, true) => config.preprocess.text_model = kiln::data::TextModel::Finetune,
+        (Some(m), false) => config.preprocess.text_model = m.into(),
+        (None, false) => {}
     }
     let model_path = args.out.unwrap_or_else(|| default_model_path(&args.data));
     let report_path = args

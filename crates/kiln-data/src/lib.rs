@@ -11,6 +11,7 @@ pub mod stream;
 pub mod table;
 pub mod task;
 pub mod text;
+pub mod tokens;
 
 pub use error::DataError;
 pub use image::{ImageData, ImageOptions, ImageSet, decode_image, is_image_data, read_image_data};
@@ -22,3 +23,4 @@ pub use stream::{Chunk, RecordStream};
 pub use table::{Cell, Column, Table};
 pub use task::{Target, Task, TaskChoice, infer_task};
 pub use text::TextEncoder;
+pub use tokens::{TextModel, TokenSlots, Vocabulary};

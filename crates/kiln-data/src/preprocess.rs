@@ -6,6 +6,7 @@ use crate::error::DataError;
 use crate::infer::{ColumnKind, ColumnPlan, DropReason, boolean_value};
 use crate::table::{Cell, Column, Table};
 use crate::text::TextEncoder;
+use crate::tokens::TextModel;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
@@ -36,6 +37,15 @@ pub struct PreprocessOptions {
     /// The most word n-grams (unigrams and bigrams, TF-IDF weighted) read from each free-text
     /// column; 0 reads none (then free text is dropped unless `pretrained` is given).
     pub text_vocabulary: usize,
+    /// How free text is modelled: "bag" (n-grams, plus the frozen `pretrained` encoder's
+    /// sentence vectors), "gru" or "lstm" (a recurrent network over the words), "finetune"
+    /// (the `pretrained` encoder, its top layers trained).
+    pub text_model: TextModel,
+    /// The most tokens read from each text by the sequence models (gru, lstm, finetune).
+    pub max_tokens: usize,
+    /// The most distinct words the recurrent models (gru, lstm) know; rarer words share one
+    /// token.
+    pub token_vocabulary: usize,
 }
 
 impl Default for PreprocessOptions {
@@ -45,6 +55,9 @@ impl Default for PreprocessOptions {
             max_levels: 64,
             pretrained: None,
             text_vocabulary: 2048,
+            text_model: TextModel::Bag,
+            max_tokens: 256,
+            token_vocabulary: 20_000,
         }
     }
 }
@@ -152,17 +165,14 @@ impl Preprocessor {
         let mut dropped = Vec::new();
         for plan in plans {
             let column = table.column(&plan.name).expect("planned columns exist");
-            let reads_text = options.pretrained.is_some() || options.text_vocabulary > 0;
+            let reads_text = options.pretrained.is_some()
+                || options.text_vocabulary > 0
+                || options.text_model.reads_tokens();
             match &plan.use_as {
                 Err(DropReason::FreeText) if reads_text => features.push(Feature {
                     column: plan.name.clone(),
                     kind: ColumnKind::Text,
-                    encoder: FeatureEncoder::Text(TextEncoder::fit(
-                        column,
-                        train_rows,
-                        options.pretrained.as_deref(),
-                        options.text_vocabulary,
-                    )?),
+                    encoder: FeatureEncoder::Text(TextEncoder::fit(column, train_rows, options)?),
                 }),
                 Err(reason) => dropped.push((plan.name.clone(), reason.clone())),
                 Ok(kind) => features.push(Feature {
@@ -197,6 +207,22 @@ impl Preprocessor {
     /// Number of network inputs per row.
     pub fn width(&self) -> usize {
         self.features.iter().map(|f| f.encoder.width()).sum()
+    }
+
+    /// Where each free-text column's token numbers sit among the network inputs (the first
+    /// input) and how they were made, in feature order; empty unless text is read as tokens.
+    pub fn token_spans(&self) -> Vec<(usize, &crate::tokens::TokenSlots)> {
+        let mut spans = Vec::new();
+        let mut offset = 0;
+        for f in &self.features {
+            if let FeatureEncoder::Text(text) = &f.encoder
+                && let Some(tokens) = &text.tokens
+            {
+                spans.push((offset + text.width() - tokens.length, tokens));
+            }
+            offset += f.encoder.width();
+        }
+        spans
     }
 
     /// For each network input, the index of the feature it comes from.
@@ -490,6 +516,9 @@ mod tests {
         max_levels: 64,
         pretrained: None,
         text_vocabulary: 2048,
+        text_model: TextModel::Bag,
+        max_tokens: 256,
+        token_vocabulary: 20_000,
     };
 
     #[test]
@@ -537,9 +566,7 @@ mod tests {
             .collect();
         let options = PreprocessOptions {
             numeric: NumericEncoding::PiecewiseLinear { bins: 4 },
-            max_levels: 64,
-            pretrained: None,
-            text_vocabulary: 2048,
+            ..PreprocessOptions::default()
         };
         let (_, p) = fitted(&csv, &options);
         let e = p.transform(&table("x\n0\n75\n150\n-100\n")).unwrap();
@@ -555,12 +582,41 @@ mod tests {
         let options = PreprocessOptions {
             numeric: NumericEncoding::Standard,
             max_levels: 2,
-            pretrained: None,
-            text_vocabulary: 2048,
+            ..PreprocessOptions::default()
         };
         let (_, p) = fitted("c,y\na,0\na,1\nb,0\nc,1\n", &options);
         assert_eq!(p.width(), 2);
         let e = p.transform(&table("c\nb\na\n")).unwrap();
         assert_eq!(&e.values, &[0.0, 1.0, 1.0, 0.0]);
+    }
+
+    #[test]
+    fn a_sequence_model_reads_text_as_token_numbers_after_the_other_inputs() {
+        let words = [
+            "free money now for all of you today",
+            "meeting at noon in the big room today",
+            "free lunch at noon in the big room",
+            "win money now for all of you today",
+        ];
+        let csv: String = std::iter::once("x,text,y\n".to_string())
+            .chain((0..40).map(|i| format!("{}.5,{i}x{i} {},{}\n", i % 7, words[i % 4], i % 2)))
+            .collect();
+        let options = PreprocessOptions {
+            text_model: TextModel::Gru,
+            max_tokens: 10,
+            ..PreprocessOptions::default()
+        };
+        let (t, p) = fitted(&csv, &options);
+        let spans = p.token_spans();
+        assert_eq!(spans.len(), 1);
+        let (offset, slots) = spans[0];
+        assert_eq!((offset, slots.length), (1, 10), "the number comes first");
+        assert_eq!(p.width(), 11);
+        let e = p.transform(&t).unwrap();
+        // Row 0: "0x0" (seen once: the unknown token, written 1), eight known words, padding.
+        let row = &e.values[0..11];
+        assert_eq!(row[1], 1.0, "{row:?}");
+        assert!(row[2..10].iter().all(|&v| v >= 2.0), "{row:?}");
+        assert_eq!(row[10], 0.0, "padding");
     }
 }

@@ -3,7 +3,9 @@
 //! sentence encoder's vectors beside it.
 
 use crate::error::DataError;
+use crate::preprocess::PreprocessOptions;
 use crate::table::Column;
+use crate::tokens::{TextModel, TokenSlots};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -17,6 +19,9 @@ pub struct TextEncoder {
     /// The bag of word n-grams, unless switched off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ngrams: Option<NgramBag>,
+    /// The text's token numbers, for a network that reads words in order; they come last.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens: Option<TokenSlots>,
 }
 
 /// A pretrained encoder's sentence vector, each value standardised.
@@ -48,7 +53,9 @@ pub struct NgramBag {
 impl TextEncoder {
     /// Number of network inputs.
     pub fn width(&self) -> usize {
-        self.sentence_width() + self.ngrams.as_ref().map_or(0, |b| b.terms.len())
+        self.sentence_width()
+            + self.ngrams.as_ref().map_or(0, |b| b.terms.len())
+            + self.tokens.as_ref().map_or(0, |t| t.length)
     }
 
     /// Number of sentence-vector inputs, which come first; the n-gram inputs follow them.
@@ -56,21 +63,53 @@ impl TextEncoder {
         self.sentence.as_ref().map_or(0, |s| s.mean.len())
     }
 
-    /// Fits the column's transform on the texts at `rows`: sentence vectors when `checkpoint`
-    /// is given, and a bag of at most `vocabulary` n-grams unless it is zero.
+    /// Fits the column's transform on the texts at `rows` as `options` say: token numbers for
+    /// a sequence model; otherwise sentence vectors when a checkpoint is given, and a bag of
+    /// n-grams unless its vocabulary is zero.
     pub fn fit(
         column: &Column,
         rows: &[usize],
-        checkpoint: Option<&str>,
-        vocabulary: usize,
+        options: &PreprocessOptions,
     ) -> Result<Self, DataError> {
         let texts = texts_of(column, rows.iter().copied());
+        let checkpoint = options.pretrained.as_deref();
+        let tokens = match (options.text_model, checkpoint) {
+            (TextModel::Bag, _) => None,
+            (TextModel::Finetune, Some(c)) => {
+                Some(TokenSlots::fit_checkpoint(c, options.max_tokens)?)
+            }
+            (TextModel::Finetune, None) => {
+                return Err(DataError::BadValue {
+                    file: String::new(),
+                    line: 0,
+                    column: column.name.clone(),
+                    problem: "fine-tuning needs a pretrained encoder; give --pretrained (preprocess.pretrained) with the checkpoint folder".into(),
+                });
+            }
+            (TextModel::Gru | TextModel::Lstm, _) => Some(TokenSlots::fit_words(
+                &texts,
+                options.token_vocabulary,
+                options.max_tokens,
+            )),
+        };
+        if tokens.is_some() {
+            return Ok(Self {
+                sentence: None,
+                ngrams: None,
+                tokens,
+            });
+        }
         let sentence = match checkpoint {
             Some(c) => Some(SentenceVectors::fit(column, &texts, c)?),
             None => None,
         };
-        let ngrams = (vocabulary > 0).then(|| NgramBag::fit(&texts, vocabulary));
-        Ok(Self { sentence, ngrams })
+        let ngrams =
+            (options.text_vocabulary > 0).then(|| NgramBag::fit(&texts, options.text_vocabulary));
+        Ok(Self {
+            sentence,
+            ngrams,
+            tokens: None,
+        })
     }
 
     /// Writes each row's inputs into `out` (row-major, `width` per row) from `offset` on.
@@ -87,6 +126,9 @@ impl TextEncoder {
         }
         if let Some(b) = &self.ngrams {
             b.encode(&texts, out, width, offset + self.sentence_width());
+        }
+        if let Some(t) = &self.tokens {
+            t.encode(column, &texts, out, width, offset + self.width() - t.length)?;
         }
         Ok(())
     }
@@ -137,18 +179,7 @@ impl SentenceVectors {
         width: usize,
         offset: usize,
     ) -> Result<(), DataError> {
-        let shared = shared_encoder(&self.checkpoint)?;
-        if shared.sha256() != self.sha256 {
-            return Err(DataError::Malformed {
-                file: format!("{}/model.safetensors", self.checkpoint),
-                format: "sentence-encoder checkpoint".into(),
-                reason: format!(
-                    "its SHA-256 is {}, but the model was trained with {}; put the original checkpoint back in that folder",
-                    shared.sha256(),
-                    self.sha256
-                ),
-            });
-        }
+        let shared = checked_encoder(&self.checkpoint, &self.sha256)?;
         let vectors = embed(&shared, column, texts, &self.checkpoint)?;
         let dim = self.mean.len();
         for (row, v) in vectors.chunks(dim).enumerate() {
@@ -161,8 +192,30 @@ impl SentenceVectors {
     }
 }
 
+/// The shared encoder of a checkpoint folder, after checking that its weights are the ones a
+/// model was trained with (SHA-256 `sha256`).
+pub(crate) fn checked_encoder(
+    checkpoint: &str,
+    sha256: &str,
+) -> Result<std::sync::Arc<kiln_text::SharedEncoder>, DataError> {
+    let shared = shared_encoder(checkpoint)?;
+    if shared.sha256() != sha256 {
+        return Err(DataError::Malformed {
+            file: format!("{checkpoint}/model.safetensors"),
+            format: "sentence-encoder checkpoint".into(),
+            reason: format!(
+                "its SHA-256 is {}, but the model was trained with {sha256}; put the original checkpoint back in that folder",
+                shared.sha256(),
+            ),
+        });
+    }
+    Ok(shared)
+}
+
 /// The shared encoder of a checkpoint folder, as a data error when it cannot be loaded.
-fn shared_encoder(checkpoint: &str) -> Result<std::sync::Arc<kiln_text::SharedEncoder>, DataError> {
+pub(crate) fn shared_encoder(
+    checkpoint: &str,
+) -> Result<std::sync::Arc<kiln_text::SharedEncoder>, DataError> {
     kiln_text::shared_encoder(std::path::Path::new(checkpoint)).map_err(|e| DataError::Malformed {
         file: checkpoint.to_string(),
         format: "sentence-encoder checkpoint".into(),
@@ -209,7 +262,7 @@ fn word_ranges(text: &str) -> Vec<std::ops::Range<usize>> {
 }
 
 /// Lower-cased words of two or more letters or digits.
-fn words(text: &str) -> Vec<String> {
+pub(crate) fn words(text: &str) -> Vec<String> {
     word_ranges(text)
         .into_iter()
         .map(|r| text[r].to_lowercase())

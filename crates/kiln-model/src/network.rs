@@ -3,6 +3,7 @@
 //! network for images. Both read rows of values and give `[batch, members, outputs]`.
 
 use crate::conv::{ConvNet, ConvShape, ImageShape, PixelScale};
+use crate::sequence::{TextNet, TokenSpan};
 use crate::tabular::{NetworkShape, TabularNet};
 use burn::prelude::*;
 use rand::SeedableRng;
@@ -37,6 +38,15 @@ pub enum Body {
         /// How the network standardises the pixels it reads.
         scale: PixelScale,
     },
+    /// Table rows with free text as token numbers: each text read into a vector, then an MLP
+    /// ensemble of `head`'s shape over the vectors and the other inputs.
+    #[serde(rename = "text")]
+    Text {
+        /// Where each text's tokens sit among the inputs, and what reads them.
+        spans: Vec<TokenSpan>,
+        /// The MLP on top.
+        head: NetworkShape,
+    },
 }
 
 impl NetworkConfig {
@@ -61,6 +71,19 @@ impl NetworkConfig {
                 shape.validate()?;
                 shape.fits(image)
             }
+            Body::Text { spans, head } => {
+                if spans.is_empty()
+                    || spans
+                        .iter()
+                        .any(|s| s.length == 0 || s.offset + s.length > self.inputs)
+                {
+                    return Err("the text network's token inputs must lie within its inputs".into());
+                }
+                for span in spans {
+                    span.reader.validate()?;
+                }
+                head.validate()
+            }
         }
     }
 
@@ -77,6 +100,14 @@ impl NetworkConfig {
                 shape,
                 scale,
             } => Network::Conv(shape.init(*image, *scale, self.outputs, rng, device)),
+            Body::Text { spans, head } => Network::Text(crate::sequence::init(
+                spans,
+                head,
+                self.inputs,
+                self.outputs,
+                rng,
+                device,
+            )),
         }
     }
 
@@ -115,6 +146,19 @@ impl NetworkConfig {
                 shape.hidden,
                 shape.dropout
             ),
+            Body::Text { spans, head } => format!(
+                "{}, then an MLP: {} hidden layers of {} ({:?}, dropout {}), ensemble of {}",
+                spans
+                    .iter()
+                    .map(|s| s.reader.describe())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+                head.depth,
+                head.width,
+                head.activation,
+                head.dropout,
+                head.ensemble
+            ),
         }
     }
 
@@ -122,7 +166,7 @@ impl NetworkConfig {
     pub fn image(&self) -> Option<ImageShape> {
         match &self.body {
             Body::Conv { image, .. } => Some(*image),
-            Body::Tabular(_) => None,
+            Body::Tabular(_) | Body::Text { .. } => None,
         }
     }
 }
@@ -134,6 +178,8 @@ pub enum Network {
     Tabular(TabularNet),
     /// A convolutional network over images.
     Conv(ConvNet),
+    /// A network reading free text as tokens, with an MLP ensemble on top.
+    Text(TextNet),
 }
 
 impl Network {
@@ -143,6 +189,7 @@ impl Network {
         match self {
             Network::Tabular(net) => net.forward(x),
             Network::Conv(net) => net.forward(x),
+            Network::Text(net) => net.forward(x),
         }
     }
 
@@ -151,6 +198,25 @@ impl Network {
         match self {
             Network::Tabular(net) => net.forward_train(x, noise),
             Network::Conv(net) => net.forward_train(x, noise),
+            Network::Text(net) => net.forward_train(x, noise),
+        }
+    }
+
+    /// The pretrained encoders inside, when the network fine-tunes any: training gives them a
+    /// smaller learning rate.
+    pub fn pretrained(&self) -> Vec<&kiln_text::Bert> {
+        match self {
+            Network::Text(net) => net.pretrained(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The network with its pretrained encoders' weights replaced by `weights` (read from
+    /// the checkpoint before fine-tuning); other networks are returned unchanged.
+    pub fn with_pretrained(self, weights: &kiln_text::Bert) -> Self {
+        match self {
+            Network::Text(net) => Network::Text(net.with_pretrained(weights)),
+            other => other,
         }
     }
 }

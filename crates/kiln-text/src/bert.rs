@@ -9,10 +9,10 @@ use burn::nn::{Embedding, LayerNorm, LayerNormConfig, Linear};
 use burn::prelude::*;
 use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// The architecture, as a Hugging Face BERT `config.json` gives it.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BertConfig {
     /// Tokens in the vocabulary.
     pub vocab_size: usize,
@@ -207,31 +207,73 @@ impl Bert {
         })
     }
 
+    /// The encoder of `config` with every weight zero, to be overwritten by stored weights.
+    pub fn blank(config: &BertConfig, device: &Device) -> Self {
+        Self::from_weights(config, &mut Weights::blank(), device)
+            .expect("blank weights have every shape")
+    }
+
+    /// Transformer layers.
+    pub fn depth(&self) -> usize {
+        self.layers.len()
+    }
+
     /// Hidden states `[batch, tokens, hidden]` of token `ids` `[batch, tokens]`; `mask` is 1
     /// for real tokens and 0 for padding, which no token attends to.
     pub fn forward(&self, ids: Tensor<2, Int>, mask: Tensor<2>) -> Tensor<3> {
+        let x = self.embed(ids);
+        self.run_layers(x, mask, 0)
+    }
+
+    /// As [`Bert::forward`], but the embeddings and the first `frozen` layers run outside
+    /// autodiff (no gradient reaches them, and none of their work is recorded): for
+    /// fine-tuning the top layers only.
+    pub fn forward_frozen(&self, ids: Tensor<2, Int>, mask: Tensor<2>, frozen: usize) -> Tensor<3> {
+        if frozen == 0 || !mask.is_autodiff() {
+            return self.forward(ids, mask);
+        }
+        let plain = self.valid();
+        let below = plain.embed(ids.inner());
+        let below = plain.layers[..frozen.min(self.layers.len())]
+            .iter()
+            .fold(below, |x, layer| {
+                layer.forward(x, blocked(mask.clone().inner()), self.heads)
+            });
+        self.run_layers(Tensor::from_inner(below), mask, frozen)
+    }
+
+    /// The embedded, normalised tokens.
+    fn embed(&self, ids: Tensor<2, Int>) -> Tensor<3> {
         let [batch, tokens] = ids.dims();
         let device = ids.device();
         let positions = Tensor::<1, Int>::arange(0..tokens as i64, &device)
             .reshape([1, tokens])
             .expand([batch, tokens]);
         let segments = Tensor::<2, Int>::zeros([batch, tokens], &device);
-        let mut x = self.norm.forward(
+        self.norm.forward(
             self.word.forward(ids)
                 + self.position.forward(positions)
                 + self.segment.forward(segments),
-        );
-        // No token attends to padding: true where a key is padding, for every query (the
-        // fused attention shares it across heads without copying).
-        let blocked = mask
-            .lower_elem(0.5)
-            .reshape([batch, 1, 1, tokens])
-            .expand([batch, 1, tokens, tokens]);
-        for layer in &self.layers {
+        )
+    }
+
+    /// Layers `first..` applied to `x`.
+    fn run_layers(&self, mut x: Tensor<3>, mask: Tensor<2>, first: usize) -> Tensor<3> {
+        let blocked = blocked(mask);
+        for layer in self.layers.iter().skip(first) {
             x = layer.forward(x, blocked.clone(), self.heads);
         }
         x
     }
+}
+
+/// True where a key is padding, for every query `[batch, 1, tokens, tokens]` (the fused
+/// attention shares it across heads without copying), from `mask` (1 for real tokens).
+fn blocked(mask: Tensor<2>) -> Tensor<4, Bool> {
+    let [batch, tokens] = mask.dims();
+    mask.lower_elem(0.5)
+        .reshape([batch, 1, 1, tokens])
+        .expand([batch, 1, tokens, tokens])
 }
 
 impl Layer {
@@ -259,7 +301,13 @@ impl Layer {
         let x = self
             .attention_norm
             .forward(self.attention_out.forward(context) + x);
-        let inner = gelu(self.intermediate.forward(x.clone()));
+        let inner = self.intermediate.forward(x.clone());
+        // The fast GELU works on plain values; under autodiff, burn's keeps the gradient.
+        let inner = if inner.is_autodiff() {
+            burn::tensor::activation::gelu(inner)
+        } else {
+            gelu(inner)
+        };
         self.output_norm.forward(self.output.forward(inner) + x)
     }
 }

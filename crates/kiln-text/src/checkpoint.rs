@@ -21,6 +21,8 @@ pub struct Stored {
 pub struct Weights {
     file: String,
     tensors: HashMap<String, Stored>,
+    /// Every tensor asked for is zeros (for a network whose weights are loaded afterwards).
+    blank: bool,
 }
 
 impl Weights {
@@ -62,11 +64,30 @@ impl Weights {
                 },
             );
         }
-        Ok(Self { file, tensors })
+        Ok(Self {
+            file,
+            tensors,
+            blank: false,
+        })
+    }
+
+    /// Weights that give zeros of whatever shape is asked for.
+    pub fn blank() -> Self {
+        Self {
+            file: String::new(),
+            tensors: HashMap::new(),
+            blank: true,
+        }
     }
 
     /// Takes the tensor `name`, checking it has `shape`.
     pub fn take(&mut self, name: &str, shape: &[usize]) -> Result<Stored, TextError> {
+        if self.blank {
+            return Ok(Stored {
+                shape: shape.to_vec(),
+                values: vec![0.0; shape.iter().product()],
+            });
+        }
         let stored = self.tensors.remove(name).ok_or_else(|| TextError::Malformed {
             file: self.file.clone(),
             reason: format!(

@@ -83,6 +83,20 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, TextError
     })
 }
 
+/// The checked architecture of the checkpoint folder `dir` (its `config.json`).
+pub fn read_config(dir: &Path) -> Result<BertConfig, TextError> {
+    let config_path = dir.join("config.json");
+    let config: BertConfig = read_json(&config_path)?;
+    config.validate(&config_path.display().to_string())?;
+    Ok(config)
+}
+
+/// The encoder of `config` with the weights of the checkpoint folder `dir`, on `device`.
+pub fn read_weights(dir: &Path, config: &BertConfig, device: &Device) -> Result<Bert, TextError> {
+    let mut weights = Weights::read(&dir.join("model.safetensors"))?;
+    Bert::from_weights(config, &mut weights, device)
+}
+
 impl SentenceEncoder {
     /// Loads the checkpoint folder `dir`: `config.json`, `model.safetensors`, `tokenizer.json`
     /// and, when present, sentence-transformers' `1_Pooling/config.json` (mean pooling
@@ -102,9 +116,7 @@ impl SentenceEncoder {
             });
         }
         let path = |name: &str| -> PathBuf { dir.join(name) };
-        let config_path = path("config.json");
-        let config: BertConfig = read_json(&config_path)?;
-        config.validate(&config_path.display().to_string())?;
+        let config = read_config(dir)?;
         let pooling = match path("1_Pooling/config.json") {
             p if p.is_file() => {
                 let f: PoolingFile = read_json(&p)?;
@@ -150,8 +162,7 @@ impl SentenceEncoder {
                 ..TruncationParams::default()
             }))
             .map_err(|e| TextError::Tokenizer(e.to_string()))?;
-        let mut weights = Weights::read(&path("model.safetensors"))?;
-        let bert = Bert::from_weights(&config, &mut weights, &device)?;
+        let bert = read_weights(dir, &config, &device)?;
         let network = if device.is_autodiff() {
             Network::Burn(Box::new(bert))
         } else {

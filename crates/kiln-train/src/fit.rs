@@ -67,6 +67,9 @@ pub struct TrainOptions {
     pub batch_size: usize,
     /// Peak learning rate of AdamW.
     pub learning_rate: f64,
+    /// Peak learning rate of a fine-tuned pretrained encoder's layers (its schedule follows
+    /// `learning_rate`'s).
+    pub pretrained_learning_rate: f64,
     /// Decoupled weight decay (L2) of AdamW.
     pub weight_decay: f64,
     /// Epochs without validation improvement before stopping (0: chosen from `epochs`).
@@ -131,6 +134,7 @@ impl Default for TrainOptions {
             epochs: 0,
             batch_size: 0,
             learning_rate: 2e-3,
+            pretrained_learning_rate: 5e-5,
             weight_decay: 3e-4,
             patience: 0,
             warmup: 0.03,
@@ -328,6 +332,7 @@ pub fn fit_from(
                 step += 1;
                 lr
             },
+            options.pretrained_learning_rate / options.learning_rate,
             &mut noise,
             image.as_ref().map(|shape| (&options.augment, shape)),
             (objective, &class_weights),
@@ -388,7 +393,8 @@ pub fn fit_from(
 }
 
 /// One pass over `order` in mini-batches of `batch_size`: forward, loss, backward, AdamW
-/// step. `lr_at(step_in_epoch)` gives each step's learning rate; `noise` draws the dropout
+/// step. `lr_at(step_in_epoch)` gives each step's learning rate, of which a pretrained encoder
+/// inside the network gets the share `pretrained_share`; `noise` draws the dropout
 /// masks and the `augment`ation of image batches, whose loss is mixed like the batch when
 /// mixup is on; the `loss` is the objective's, each row weighted by its class's weight (none:
 /// equal); a `penalty` (EWC) is added to each batch's loss. Returns the updated model
@@ -401,6 +407,7 @@ pub fn run_epoch(
     order: &[usize],
     batch_size: usize,
     lr_at: &mut dyn FnMut(usize) -> f64,
+    pretrained_share: f64,
     noise: &mut ChaCha8Rng,
     augment: Option<(&Augmentation, &ImageShape)>,
     loss: (&Objective, &[f32]),
@@ -425,7 +432,16 @@ pub fn run_epoch(
             Some(p) => loss + p.of(&model),
             None => loss,
         };
-        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        let mut grads = loss.backward();
+        let encoders: Vec<GradientsParams> = model
+            .pretrained()
+            .into_iter()
+            .map(|encoder| GradientsParams::from_module(&mut grads, encoder))
+            .collect();
+        for part in encoders {
+            model = optim.step(lr * pretrained_share, model, part);
+        }
+        let grads = GradientsParams::from_grads(grads, &model);
         model = optim.step(lr, model, grads);
     }
     (model, total / order.len().max(1) as f64)

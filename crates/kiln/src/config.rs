@@ -2,7 +2,7 @@
 //! subset; unknown keys and wrong types are refused with the key's name.
 
 use kiln_data::{PreprocessOptions, TaskChoice};
-use kiln_model::{ConvShape, NetworkShape};
+use kiln_model::{ConvShape, NetworkShape, TextShape};
 use kiln_train::TrainOptions;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -21,6 +21,8 @@ pub struct Config {
     pub model: NetworkShape,
     /// The network's shape for images.
     pub image: ConvShape,
+    /// The text network's shape, when free text is read as tokens (preprocess.text_model).
+    pub text: TextShape,
     /// The optimisation.
     pub train: TrainOptions,
     /// Hyperparameter tuning (`kiln tune`).
@@ -35,6 +37,7 @@ impl Default for Config {
             preprocess: PreprocessOptions::default(),
             model: NetworkShape::default(),
             image: ConvShape::default(),
+            text: TextShape::default(),
             train: TrainOptions::default(),
             tune: crate::tune::TuneOptions::default(),
         }
@@ -127,6 +130,22 @@ impl Config {
         }
         if !(0.0..1.0).contains(&t.warmup) {
             return Err(format!("train.warmup must be in [0, 1), not {}", t.warmup));
+        }
+        if !(t.pretrained_learning_rate > 0.0 && t.pretrained_learning_rate.is_finite()) {
+            return Err(format!(
+                "train.pretrained_learning_rate must be positive, not {}",
+                t.pretrained_learning_rate
+            ));
+        }
+        self.text.validate()?;
+        let p = &self.preprocess;
+        if p.text_model == kiln_data::TextModel::Finetune && p.pretrained.is_none() {
+            return Err("preprocess.text_model = \"finetune\" fine-tunes a pretrained encoder: give its checkpoint folder with --pretrained (or preprocess.pretrained)".into());
+        }
+        if p.text_model.reads_tokens() && (p.max_tokens == 0 || p.token_vocabulary == 0) {
+            return Err(
+                "preprocess.max_tokens and preprocess.token_vocabulary must be at least 1".into(),
+            );
         }
         if self.preprocess.max_levels == 0 {
             return Err("preprocess.max_levels must be at least 1".into());

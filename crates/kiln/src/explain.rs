@@ -177,8 +177,25 @@ pub fn explain(
     let groups = Groups::from_sources(names.clone(), &m.preprocessor.input_sources());
     let model = BundleModel::new(bundle);
     let mut notes = Vec::new();
+    let reads_tokens = matches!(m.network.body, kiln_model::Body::Text { .. });
     let background = if options.background == 0 || options.background >= sample.rows {
         Background::new(sample.values.clone(), sample.width).map_err(explain_error)?
+    } else if reads_tokens {
+        // Token numbers cannot be averaged into centres: keep whole rows, evenly spaced.
+        let keep = options.background;
+        notes.push(format!(
+            "background: {keep} of the {} training rows kept in the model (texts read as tokens are not averaged)",
+            sample.rows
+        ));
+        let values: Vec<f32> = (0..keep)
+            .flat_map(|i| {
+                let r = i * sample.rows / keep;
+                sample.values[r * sample.width..(r + 1) * sample.width]
+                    .iter()
+                    .copied()
+            })
+            .collect();
+        Background::new(values, sample.width).map_err(explain_error)?
     } else {
         notes.push(format!(
             "background: a {}-centre k-means summary of {} training rows kept in the model",
@@ -197,6 +214,11 @@ pub fn explain(
         Method::Auto => Method::Kernel,
         other => other,
     };
+    if reads_tokens && method == Method::Ig {
+        return Err(KilnError::Config(
+            "integrated gradients need a network differentiable in its inputs, and this model reads text as token numbers; use --method exact, kernel, permutation or lime".into(),
+        ));
+    }
     let (outputs, output_space) = match (&m.objective, m.target.task) {
         (Objective::Classification { .. }, _) => (
             m.target.classes.clone(),
@@ -366,7 +388,9 @@ pub fn explain(
     } else {
         token_attributions(bundle, table, &encoded, rows, TOKEN_STEPS)
     };
-    if !tokens.is_empty() {
+    if !tokens.is_empty() && reads_tokens {
+        notes.push("word attributions: the change in each output when the word is removed from the text (the words after it move up one place)".into());
+    } else if !tokens.is_empty() {
         notes.push(format!("word attributions: integrated gradients ({TOKEN_STEPS} steps) over each text's n-gram inputs, from the same row with the text's words removed"));
     }
     Ok(Explanation {
@@ -515,12 +539,15 @@ pub struct TokenAttribution {
     pub without_words: Vec<f64>,
     /// Per output: the model's output for the row.
     pub prediction: Vec<f64>,
-    /// Each n-gram of the text that the model reads, with its attribution per output; they
-    /// add up to prediction − without_words (up to the path integral's error). Largest
-    /// |attribution| toward the last output first.
+    /// Each n-gram (or, for a model reading words in order, each word) of the text that the
+    /// model reads, with its attribution per output: integrated gradients, which add up to
+    /// prediction − without_words up to the path integral's error, or for words in order the
+    /// change in each output when that word is removed. Largest |attribution| toward the last
+    /// output first.
     pub terms: Vec<(String, Vec<f64>)>,
     /// The text as spans, each word with its attribution per output (its unigram's plus half
-    /// of each bigram it is part of); spans between words have none.
+    /// of each bigram it is part of, or its removal's effect); spans between words, and words
+    /// past the model's token limit, have none.
     pub spans: Vec<(String, Option<Vec<f64>>)>,
 }
 
@@ -545,10 +572,20 @@ pub fn token_attributions(
         let kiln_data::preprocess::FeatureEncoder::Text(text) = &feature.encoder else {
             continue;
         };
-        let Some(bag) = &text.ngrams else { continue };
         let Some(column) = table.column(&feature.column) else {
             continue;
         };
+        if let Some(slots) = &text.tokens {
+            if let kiln_data::Vocabulary::Words { .. } = slots.vocabulary {
+                let span = start + text.width() - slots.length..start + text.width();
+                for &r in rows {
+                    let x = &encoded.values[r * width..(r + 1) * width];
+                    found.push(word_occlusion(bundle, x, span.clone(), r, feature, column));
+                }
+            }
+            continue;
+        }
+        let Some(bag) = &text.ngrams else { continue };
         let block = start + text.sentence_width();
         let block = block..block + bag.terms.len();
         for &r in rows {
@@ -602,4 +639,60 @@ pub fn token_attributions(
         }
     }
     found
+}
+
+/// Word attributions of a text read as words in order (`span` of the row `x`): each word's is
+/// the change in each output when it is removed from the text (the words after it move up
+/// one place), all variants predicted in one batch.
+fn word_occlusion(
+    bundle: &Bundle,
+    x: &[f32],
+    span: std::ops::Range<usize>,
+    row: usize,
+    feature: &kiln_data::preprocess::Feature,
+    column: &kiln_data::Column,
+) -> TokenAttribution {
+    let outputs = bundle.manifest.network.outputs;
+    let slots = &x[span.clone()];
+    let n = slots.iter().take_while(|&&v| v > 0.0).count();
+    let mut batch = Vec::with_capacity((n + 2) * x.len());
+    batch.extend_from_slice(x);
+    let mut empty = x.to_vec();
+    empty[span.clone()].fill(0.0);
+    batch.extend_from_slice(&empty);
+    for i in 0..n {
+        let mut without = x.to_vec();
+        let dst = &mut without[span.clone()];
+        dst.copy_within(i + 1..n, i);
+        dst[n - 1] = 0.0;
+        batch.extend_from_slice(&without);
+    }
+    let out = BundleModel::new(bundle).predict(&batch, n + 2);
+    let prediction = out[..outputs].to_vec();
+    let effect: Vec<Vec<f64>> = (0..n)
+        .map(|i| {
+            let o = &out[(i + 2) * outputs..(i + 3) * outputs];
+            prediction.iter().zip(o).map(|(p, v)| p - v).collect()
+        })
+        .collect();
+    let text = column.cells[row].as_text();
+    let position = std::cell::Cell::new(0usize);
+    let spans = kiln_data::text::word_spans(&text, |_, _, _| {
+        let i = position.get();
+        position.set(i + 1);
+        effect.get(i).cloned()
+    });
+    let mut terms: Vec<(String, Vec<f64>)> = spans
+        .iter()
+        .filter_map(|(t, v)| v.as_ref().map(|v| (t.to_lowercase(), v.clone())))
+        .collect();
+    terms.sort_by(|a, b| b.1[outputs - 1].abs().total_cmp(&a.1[outputs - 1].abs()));
+    TokenAttribution {
+        row,
+        column: feature.column.clone(),
+        without_words: out[outputs..2 * outputs].to_vec(),
+        prediction,
+        terms,
+        spans,
+    }
 }

@@ -17,6 +17,7 @@ pub mod error;
 pub mod explain;
 pub mod images;
 pub mod monitor;
+pub mod network;
 pub mod picture;
 pub mod pipeline;
 pub mod preview;

@@ -7,7 +7,9 @@ use burn::prelude::Device;
 use kiln_data::{
     Encoded, Preprocessor, Table, Task, infer_columns, infer_task, read_table, split_indices,
 };
-use kiln_train::{EpochReport, Matrix, Metrics, Objective, confusion_matrix, diagnose, fit};
+use kiln_train::{
+    EpochReport, Matrix, Metrics, Objective, WarmStart, confusion_matrix, diagnose, fit_from,
+};
 use serde::Serialize;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -258,12 +260,12 @@ pub fn train(data: &Path, config: &Config, hooks: &mut TrainHooks) -> Result<Tra
         Objective::Classification { classes } => classes,
         Objective::Regression { .. } => 1,
     };
-    let network = kiln_model::NetworkConfig {
-        inputs: encoded.width,
-        outputs,
-        body: kiln_model::Body::Tabular(config.model.clone()),
-    };
-    network.validate().map_err(KilnError::Config)?;
+    let network = crate::network::network_for(&preprocessor, encoded.width, outputs, config)?;
+    let start = crate::network::pretrained_start(&network, config, config.seed)?;
+    let warm_start = start.as_ref().map(|model| WarmStart {
+        model,
+        consolidation: None,
+    });
     let part = |rows: &[usize]| rows_of(&encoded, &y_all, rows);
     let (train_x, train_y) = part(&split.train);
     let (valid_x, valid_y) = part(&split.valid);
@@ -276,7 +278,8 @@ pub fn train(data: &Path, config: &Config, hooks: &mut TrainHooks) -> Result<Tra
     let stop = hooks.stop_flag();
     let train_device = config.train.device.device().map_err(KilnError::Config)?;
     let started = Instant::now();
-    let outcome = fit(
+    let outcome = fit_from(
+        warm_start,
         &network,
         (
             Matrix::new(&train_x, split.train.len(), encoded.width),
@@ -314,7 +317,8 @@ pub fn train(data: &Path, config: &Config, hooks: &mut TrainHooks) -> Result<Tra
             batch_size: outcome.batches.batch_size,
             ..config.train.clone()
         };
-        let refit = fit(
+        let refit = fit_from(
+            warm_start,
             &network,
             (Matrix::new(&all_x, rows.len(), encoded.width), &all_y),
             (Matrix::new(&[], 0, encoded.width), &[]),

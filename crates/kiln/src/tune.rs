@@ -7,9 +7,8 @@ use crate::config::Config;
 use crate::error::KilnError;
 use crate::pipeline::{Prepared, prepare};
 use kiln_data::{Preprocessor, split_indices};
-use kiln_model::NetworkConfig;
 use kiln_study::{Direction as StoredDirection, Storage, TrialRecord, TrialState as Stored};
-use kiln_train::{EpochReport, Matrix, Objective, fit};
+use kiln_train::{EpochReport, Matrix, Objective, WarmStart, fit_from};
 use kiln_tune::{Direction, Params, Pruner, Sampler, Space, Trial, TrialState};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -442,18 +441,19 @@ fn evaluate(
         let (tx, ty) = take(train);
         let (vx, vy) = take(valid);
         let objective = objective_of(p, &ty);
-        let network = NetworkConfig {
-            inputs: encoded.width,
-            outputs: match objective {
-                Objective::Classification { classes } => classes,
-                Objective::Regression { .. } => 1,
-            },
-            body: kiln_model::Body::Tabular(config.model.clone()),
+        let outputs = match objective {
+            Objective::Classification { classes } => classes,
+            Objective::Regression { .. } => 1,
         };
-        network.validate().map_err(KilnError::Config)?;
+        let network = crate::network::network_for(&preprocessor, encoded.width, outputs, config)?;
+        let start = crate::network::pretrained_start(&network, config, config.seed)?;
         let stop = AtomicBool::new(false);
         let device = config.train.device.device().map_err(KilnError::Config)?;
-        let outcome = fit(
+        let outcome = fit_from(
+            start.as_ref().map(|model| WarmStart {
+                model,
+                consolidation: None,
+            }),
             &network,
             (Matrix::new(&tx, train.len(), encoded.width), &ty),
             (Matrix::new(&vx, valid.len(), encoded.width), &vy),

@@ -348,6 +348,7 @@ fn main() {
                 order,
                 batch,
                 &mut |_| LEARNING_RATE,
+                1.0,
                 &mut noise,
                 None,
                 (&objective, &[]),
