@@ -443,3 +443,108 @@ fn a_text_column_trains_through_a_pretrained_encoder_and_predicts_new_texts() {
         "{err}"
     );
 }
+
+/// The float tensors of a safetensors file's bytes, by name.
+fn tensors(bytes: &[u8]) -> std::collections::HashMap<String, Vec<f32>> {
+    let st = safetensors::SafeTensors::deserialize(bytes).unwrap();
+    st.tensors()
+        .into_iter()
+        .filter(|(_, v)| v.dtype() == safetensors::Dtype::F32)
+        .map(|(name, v)| {
+            let values = v
+                .data()
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect();
+            (name, values)
+        })
+        .collect()
+}
+
+/// The weights of a Kiln bundle (magic, version, manifest length and manifest, then the
+/// safetensors weights with their length), by name.
+fn bundle_weights(path: &std::path::Path) -> std::collections::HashMap<String, Vec<f32>> {
+    let bytes = std::fs::read(path).unwrap();
+    let len = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap()) as usize;
+    let weights_at = 12 + 8 + len(12);
+    let weights = &bytes[weights_at + 8..weights_at + 8 + len(weights_at)];
+    tensors(weights)
+}
+
+#[test]
+#[ignore = "needs the all-MiniLM-L6-v2 checkpoint: run tests/text/run.sh"]
+fn finetuning_trains_the_top_layers_of_the_pretrained_encoder_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("topics.csv"), topics_csv(false)).unwrap();
+    let model = checkpoint();
+    let o = kiln_cached(
+        &[
+            "train",
+            "topics.csv",
+            "--target",
+            "topic",
+            "--pretrained",
+            &model,
+            "--finetune",
+            "--epochs",
+            "15",
+            "--json",
+        ],
+        d,
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let run: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(
+        run["test_metrics"]["accuracy"].as_f64().unwrap() > 0.9,
+        "{run}"
+    );
+    let o = kiln_cached(&["inspect", "topics.kiln", "--json"], d);
+    let manifest: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let reader = &manifest["network"]["text"]["spans"][0]["reader"];
+    assert_eq!(reader["kind"], "encoder", "{}", manifest["network"]);
+    assert_eq!(reader["trained_layers"], 2);
+    let tokens = &manifest["preprocessor"]["features"][0]["encoder"]["tokens"];
+    assert_eq!(tokens["vocabulary"]["kind"], "checkpoint", "{tokens}");
+
+    // The bundle carries the encoder: the embeddings and the four lower layers as the
+    // checkpoint has them, the top two trained.
+    let trained = bundle_weights(&d.join("topics.kiln"));
+    let original =
+        tensors(&std::fs::read(std::path::Path::new(&model).join("model.safetensors")).unwrap());
+    let find = |suffix: &str| {
+        let hits: Vec<&Vec<f32>> = trained
+            .iter()
+            .filter(|(n, _)| n.ends_with(suffix))
+            .map(|(_, v)| v)
+            .collect();
+        assert_eq!(
+            hits.len(),
+            1,
+            "{suffix}: {:?}",
+            trained.keys().collect::<Vec<_>>()
+        );
+        hits[0].clone()
+    };
+    assert_eq!(
+        &find("word.weight"),
+        &original["embeddings.word_embeddings.weight"],
+        "frozen embeddings"
+    );
+    for layer in 0..6 {
+        let now = find(&format!("layers.{layer}.output_norm.gamma"));
+        let before = &original[&format!("encoder.layer.{layer}.output.LayerNorm.weight")];
+        assert_eq!(&now != before, layer >= 4, "layer {layer}");
+    }
+
+    // New texts, sharing no topic words with the training ones, by their meaning.
+    std::fs::write(
+        d.join("new.csv"),
+        "text\n\"the goalie blocked every shot\"\n\"fold the cream into the melted chocolate\"\n",
+    )
+    .unwrap();
+    let o = kiln_cached(&["predict", "topics.kiln", "new.csv"], d);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(first_column(&out), ["sport", "cooking"], "{out}");
+}

@@ -4,12 +4,15 @@
 
 use crate::TextError;
 use crate::checkpoint::{Stored, Weights};
+use crate::infer::Packed;
 use burn::module::Param;
+use burn::module::ParamId;
 use burn::nn::{Embedding, LayerNorm, LayerNormConfig, Linear};
 use burn::prelude::*;
 use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
 use serde::{Deserialize, Serialize};
+use std::sync::{Arc, Mutex};
 
 /// The architecture, as a Hugging Face BERT `config.json` gives it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -102,6 +105,7 @@ pub struct Bert {
     pub(crate) norm: LayerNorm,
     pub(crate) layers: Vec<Layer>,
     heads: usize,
+    eps: f64,
 }
 
 /// A tensor on `device` from stored values.
@@ -204,6 +208,7 @@ impl Bert {
                 .map(|i| b.layer(i))
                 .collect::<Result<_, _>>()?,
             heads: config.num_attention_heads,
+            eps: config.layer_norm_eps,
         })
     }
 
@@ -225,21 +230,78 @@ impl Bert {
         self.run_layers(x, mask, 0)
     }
 
-    /// As [`Bert::forward`], but the embeddings and the first `frozen` layers run outside
-    /// autodiff (no gradient reaches them, and none of their work is recorded): for
-    /// fine-tuning the top layers only.
+    /// Values per hidden state.
+    pub fn width(&self) -> usize {
+        self.norm.gamma.dims()[0]
+    }
+
+    /// Attention heads per layer.
+    pub(crate) fn heads(&self) -> usize {
+        self.heads
+    }
+
+    /// As [`Bert::forward`], but the embeddings and the first `frozen` layers are taken as
+    /// fixed: they run on plain buffers (the packed inference, built once per encoder and
+    /// kept), outside autodiff, so no gradient reaches them and none of their work is
+    /// recorded; the layers above run in burn. For fine-tuning the top layers only. The
+    /// real tokens of each row must come first, padding after.
     pub fn forward_frozen(&self, ids: Tensor<2, Int>, mask: Tensor<2>, frozen: usize) -> Tensor<3> {
-        if frozen == 0 || !mask.is_autodiff() {
+        let frozen = frozen.min(self.layers.len());
+        if frozen == 0 {
             return self.forward(ids, mask);
         }
-        let plain = self.valid();
-        let below = plain.embed(ids.inner());
-        let below = plain.layers[..frozen.min(self.layers.len())]
-            .iter()
-            .fold(below, |x, layer| {
-                layer.forward(x, blocked(mask.clone().inner()), self.heads)
-            });
-        self.run_layers(Tensor::from_inner(below), mask, frozen)
+        let [batch, tokens] = ids.dims();
+        let packed = self.frozen_part(frozen);
+        let ids: Vec<i64> = ids
+            .into_data()
+            .convert::<i64>()
+            .try_into_vec()
+            .expect("int tensor");
+        let real: Vec<f32> = mask
+            .clone()
+            .into_data()
+            .convert::<f32>()
+            .try_into_vec()
+            .expect("float tensor");
+        let seqs: Vec<Vec<u32>> = (0..batch)
+            .map(|b| {
+                (0..tokens)
+                    .take_while(|&t| real[b * tokens + t] > 0.5)
+                    .map(|t| ids[b * tokens + t] as u32)
+                    .collect()
+            })
+            .collect();
+        let refs: Vec<&[u32]> = seqs.iter().map(Vec::as_slice).collect();
+        let states = packed.forward(&refs);
+        let h = self.width();
+        let mut padded = vec![0f32; batch * tokens * h];
+        let mut at = 0;
+        for (b, s) in seqs.iter().enumerate() {
+            let n = s.len() * h;
+            padded[b * tokens * h..b * tokens * h + n].copy_from_slice(&states[at..at + n]);
+            at += n;
+        }
+        let below = Tensor::from_data(TensorData::new(padded, [batch, tokens, h]), &mask.device());
+        self.run_layers(below, mask, frozen)
+    }
+
+    /// The packed copy of the embeddings and first `frozen` layers, made on first use and
+    /// kept by the word embeddings' parameter id: frozen weights never change, so a copy
+    /// serves every later batch of the same encoder.
+    fn frozen_part(&self, frozen: usize) -> Arc<Packed> {
+        static KEPT: Mutex<Vec<(ParamId, usize, Arc<Packed>)>> = Mutex::new(Vec::new());
+        let id = self.word.weight.id;
+        let mut kept = KEPT.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, _, p)) = kept.iter().find(|(i, n, _)| *i == id && *n == frozen) {
+            return p.clone();
+        }
+        let packed = Arc::new(Packed::of(self, frozen, self.eps));
+        // A few encoders at most (a served model's versions); the oldest goes first.
+        if kept.len() >= 4 {
+            kept.remove(0);
+        }
+        kept.push((id, frozen, packed.clone()));
+        packed
     }
 
     /// The embedded, normalised tokens.

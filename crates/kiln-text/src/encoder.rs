@@ -166,7 +166,7 @@ impl SentenceEncoder {
         let network = if device.is_autodiff() {
             Network::Burn(Box::new(bert))
         } else {
-            Network::Packed(Packed::of(&bert, &config))
+            Network::Packed(Packed::of(&bert, bert.depth(), config.layer_norm_eps))
         };
         Ok(Self {
             tokenizer,

@@ -6,7 +6,7 @@
 //! states (a test compares them) at a fraction of the memory traffic.
 
 use crate::attention::{Rows, attention};
-use crate::bert::{Bert, BertConfig, gelu_in_place};
+use crate::bert::{Bert, gelu_in_place};
 use burn::module::Param;
 use burn::nn::{LayerNorm, Linear};
 use burn::prelude::*;
@@ -163,16 +163,15 @@ fn values<const D: usize>(p: &Param<Tensor<D>>) -> Vec<f32> {
 }
 
 impl Packed {
-    /// The weights of `bert` (built from `config`).
-    pub(crate) fn of(bert: &Bert, config: &BertConfig) -> Self {
-        let eps = config.layer_norm_eps;
+    /// The weights of `bert`'s embeddings and its first `layers` layers (layer norms with
+    /// epsilon `eps`).
+    pub(crate) fn of(bert: &Bert, layers: usize, eps: f64) -> Self {
         Self {
             word: values(&bert.word.weight),
             position: values(&bert.position.weight),
             segment: values(&bert.segment.weight),
             norm: Norm::of(&bert.norm, eps),
-            blocks: bert
-                .layers
+            blocks: bert.layers[..layers.min(bert.layers.len())]
                 .iter()
                 .map(|l| Block {
                     qkv: Dense::of(&[&l.query, &l.key, &l.value]),
@@ -183,12 +182,12 @@ impl Packed {
                     output_norm: Norm::of(&l.output_norm, eps),
                 })
                 .collect(),
-            hidden: config.hidden_size,
-            heads: config.num_attention_heads,
+            hidden: bert.width(),
+            heads: bert.heads(),
         }
     }
 
-    /// The final hidden states of the token id sequences `seqs`, packed: sequence after
+    /// The hidden states after the packed layers of the token id sequences `seqs`, packed: sequence after
     /// sequence, one row of `hidden` numbers per token.
     pub(crate) fn forward(&self, seqs: &[&[u32]]) -> Vec<f32> {
         let h = self.hidden;

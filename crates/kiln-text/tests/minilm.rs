@@ -132,3 +132,43 @@ fn burn_modules_and_the_packed_inference_give_the_same_vectors() {
         .fold(0f32, f32::max);
     assert!(worst < 1e-5, "largest difference {worst}");
 }
+
+#[test]
+#[ignore = "needs the all-MiniLM-L6-v2 checkpoint: run tests/text/run.sh"]
+fn frozen_lower_layers_give_the_same_states_as_the_whole_encoder() {
+    // Fine-tuning runs the embeddings and lower layers as packed inference outside autodiff,
+    // then the top layers in burn with gradients: the same hidden states as burn throughout.
+    use burn::prelude::*;
+    let dir = checkpoint();
+    let config = kiln_text::read_config(&dir).unwrap();
+    let device = Device::flex().autodiff();
+    let bert = kiln_text::read_weights(&dir, &config, &device).unwrap();
+    // Two texts of 5 and 3 tokens ([CLS] … [SEP]), the second padded.
+    let ids = [101i64, 2023, 2003, 1037, 102, 101, 7592, 102, 0, 0];
+    let real = [1f32, 1., 1., 1., 1., 1., 1., 1., 0., 0.];
+    let ids = Tensor::<2, Int>::from_data(TensorData::new(ids.to_vec(), [2, 5]), &device);
+    let mask = Tensor::<2>::from_data(TensorData::new(real.to_vec(), [2, 5]), &device);
+    let whole: Vec<f32> = bert
+        .forward(ids.clone(), mask.clone())
+        .into_data()
+        .try_to_vec()
+        .unwrap();
+    for frozen in [1, 4, 6] {
+        let out = bert.forward_frozen(ids.clone(), mask.clone(), frozen);
+        let split: Vec<f32> = out.clone().into_data().try_to_vec().unwrap();
+        let h = config.hidden_size;
+        // Compare real tokens only: padding positions are never read.
+        let worst = (0..10)
+            .filter(|&t| real[t] > 0.5)
+            .flat_map(|t| (0..h).map(move |j| t * h + j))
+            .map(|i| (whole[i] - split[i]).abs())
+            .fold(0f32, f32::max);
+        assert!(worst < 1e-4, "frozen {frozen}: largest difference {worst}");
+        // Gradients reach the layers above the frozen part, and only them: 16 parameters a
+        // layer (six linear layers and two norms, each a weight and a bias).
+        if frozen < 6 {
+            let grads = burn::optim::GradientsParams::from_grads(out.sum().backward(), &bert);
+            assert_eq!(grads.len(), 16 * (6 - frozen), "frozen {frozen}");
+        }
+    }
+}
