@@ -315,27 +315,41 @@ fn term_counts(text: &str) -> HashMap<String, u32> {
     counts
 }
 
+/// The `limit` terms found in the most `texts` (at least two of them), with their document
+/// counts, most frequent first (ties in term order); `terms(text)` lists a text's distinct
+/// terms.
+pub(crate) fn most_frequent(
+    texts: &[String],
+    limit: usize,
+    terms: impl Fn(&str) -> Vec<String> + Sync,
+) -> Vec<(String, u32)> {
+    let df = texts
+        .par_iter()
+        .fold(HashMap::<String, u32>::new, |mut df, text| {
+            for term in terms(text) {
+                *df.entry(term).or_default() += 1;
+            }
+            df
+        })
+        .reduce(HashMap::new, |a, b| {
+            let (mut big, small) = if a.len() >= b.len() { (a, b) } else { (b, a) };
+            for (term, n) in small {
+                *big.entry(term).or_default() += n;
+            }
+            big
+        });
+    let mut ranked: Vec<(String, u32)> = df.into_iter().filter(|(_, n)| *n >= 2).collect();
+    ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    ranked.truncate(limit);
+    ranked
+}
+
 impl NgramBag {
     /// The `vocabulary` terms found in the most training texts (at least two of them).
     pub fn fit(texts: &[String], vocabulary: usize) -> Self {
-        let df = texts
-            .par_iter()
-            .fold(HashMap::<String, u32>::new, |mut df, text| {
-                for term in term_counts(text).into_keys() {
-                    *df.entry(term).or_default() += 1;
-                }
-                df
-            })
-            .reduce(HashMap::new, |a, b| {
-                let (mut big, small) = if a.len() >= b.len() { (a, b) } else { (b, a) };
-                for (term, n) in small {
-                    *big.entry(term).or_default() += n;
-                }
-                big
-            });
-        let mut ranked: Vec<(String, u32)> = df.into_iter().filter(|(_, n)| *n >= 2).collect();
-        ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-        ranked.truncate(vocabulary);
+        let ranked = most_frequent(texts, vocabulary, |text| {
+            term_counts(text).into_keys().collect()
+        });
         let n = texts.len() as f64;
         Self {
             idf: ranked

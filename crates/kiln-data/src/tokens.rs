@@ -75,27 +75,12 @@ impl TokenSlots {
     /// A word vocabulary of the `vocabulary` words found in the most training `texts` (at
     /// least two of them), each text read up to `length` words.
     pub fn fit_words(texts: &[String], vocabulary: usize, length: usize) -> Self {
-        let df = texts
-            .par_iter()
-            .fold(HashMap::<String, u32>::new, |mut df, text| {
-                let mut words = crate::text::words(text);
-                words.sort_unstable();
-                words.dedup();
-                for w in words {
-                    *df.entry(w).or_default() += 1;
-                }
-                df
-            })
-            .reduce(HashMap::new, |a, b| {
-                let (mut big, small) = if a.len() >= b.len() { (a, b) } else { (b, a) };
-                for (w, n) in small {
-                    *big.entry(w).or_default() += n;
-                }
-                big
-            });
-        let mut ranked: Vec<(String, u32)> = df.into_iter().filter(|(_, n)| *n >= 2).collect();
-        ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-        ranked.truncate(vocabulary);
+        let ranked = crate::text::most_frequent(texts, vocabulary, |text| {
+            let mut words = crate::text::words(text);
+            words.sort_unstable();
+            words.dedup();
+            words
+        });
         Self {
             length,
             vocabulary: Vocabulary::Words {
