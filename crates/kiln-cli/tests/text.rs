@@ -547,4 +547,15 @@ fn finetuning_trains_the_top_layers_of_the_pretrained_encoder_only() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let out = String::from_utf8_lossy(&o.stdout);
     assert_eq!(first_column(&out), ["sport", "cooking"], "{out}");
+    // Explained word piece by word piece: the spans cover the text, every word piece has
+    // its removal's effect, and the special tokens none.
+    let o = kiln_cached(&["explain", "topics.kiln", "new.csv", "--json"], d);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let e: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let first = &e["explanation"]["tokens"][0];
+    let spans = first["spans"].as_array().unwrap();
+    let text: String = spans.iter().map(|s| s[0].as_str().unwrap()).collect();
+    assert_eq!(text, "the goalie blocked every shot", "{first}");
+    let weighed = spans.iter().filter(|s| !s[1].is_null()).count();
+    assert!(weighed >= 5, "every word (piece) weighed: {first}");
 }

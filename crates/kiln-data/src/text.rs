@@ -240,7 +240,7 @@ fn embed(
 }
 
 /// Byte ranges of the words of `text`: runs of two or more letters, digits or underscores.
-fn word_ranges(text: &str) -> Vec<std::ops::Range<usize>> {
+pub(crate) fn word_ranges(text: &str) -> Vec<std::ops::Range<usize>> {
     let mut ranges = Vec::new();
     let mut start = None;
     let mut chars = 0;

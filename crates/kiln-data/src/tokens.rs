@@ -102,6 +102,34 @@ impl TokenSlots {
         })
     }
 
+    /// The part of `text` each of its tokens stands for, in token order (as many as the
+    /// text fills, at most `length`): a byte range of the text, or None for a token added
+    /// around it (such as [CLS] and [SEP]).
+    pub fn pieces(&self, text: &str) -> Result<Vec<Option<std::ops::Range<usize>>>, DataError> {
+        let mut pieces: Vec<Option<std::ops::Range<usize>>> = match &self.vocabulary {
+            Vocabulary::Words { .. } => crate::text::word_ranges(text)
+                .into_iter()
+                .map(Some)
+                .collect(),
+            Vocabulary::Checkpoint { checkpoint, sha256 } => {
+                let shared = crate::text::checked_encoder(checkpoint, sha256)?;
+                shared
+                    .encoder()
+                    .token_pieces(text)
+                    .map_err(|e| DataError::Malformed {
+                        file: checkpoint.clone(),
+                        format: "sentence-encoder checkpoint".into(),
+                        reason: e.to_string(),
+                    })?
+                    .into_iter()
+                    .map(|(_, piece)| piece)
+                    .collect()
+            }
+        };
+        pieces.truncate(self.length);
+        Ok(pieces)
+    }
+
     /// Writes each text's token numbers (plus one; zero after the text) into `out`
     /// (row-major, `width` per row) from `offset` on.
     pub fn encode(

@@ -209,6 +209,25 @@ impl SentenceEncoder {
         Ok(encodings.iter().map(|e| e.get_ids().to_vec()).collect())
     }
 
+    /// The token ids of `text` as [`SentenceEncoder::tokenize`] gives them, each with the
+    /// byte range of the text it stands for (None for [CLS], [SEP] and other added tokens).
+    pub fn token_pieces(
+        &self,
+        text: &str,
+    ) -> Result<Vec<(u32, Option<std::ops::Range<usize>>)>, TextError> {
+        let encoding = self
+            .tokenizer
+            .encode(text, true)
+            .map_err(|e| TextError::Tokenizer(e.to_string()))?;
+        Ok(encoding
+            .get_ids()
+            .iter()
+            .zip(encoding.get_offsets())
+            .zip(encoding.get_special_tokens_mask())
+            .map(|((&id, &(start, end)), &special)| (id, (special == 0).then_some(start..end)))
+            .collect())
+    }
+
     /// One vector per text, text after text (`texts.len() × dim()` values). Texts are
     /// encoded in batches of similar length, so padding costs little.
     pub fn embed(&self, texts: &[&str]) -> Result<Vec<f32>, TextError> {

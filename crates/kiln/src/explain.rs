@@ -389,7 +389,7 @@ pub fn explain(
         token_attributions(bundle, table, &encoded, rows, TOKEN_STEPS)
     };
     if !tokens.is_empty() && reads_tokens {
-        notes.push("word attributions: the change in each output when the word is removed from the text (the words after it move up one place)".into());
+        notes.push("word attributions: the change in each output when the word (or, for a fine-tuned encoder, the word piece) is removed from the text (the tokens after it move up one place)".into());
     } else if !tokens.is_empty() {
         notes.push(format!("word attributions: integrated gradients ({TOKEN_STEPS} steps) over each text's n-gram inputs, from the same row with the text's words removed"));
     }
@@ -576,12 +576,23 @@ pub fn token_attributions(
             continue;
         };
         if let Some(slots) = &text.tokens {
-            if let kiln_data::Vocabulary::Words { .. } = slots.vocabulary {
-                let span = start + text.width() - slots.length..start + text.width();
-                for &r in rows {
-                    let x = &encoded.values[r * width..(r + 1) * width];
-                    found.push(word_occlusion(bundle, x, span.clone(), r, feature, column));
-                }
+            let span = start + text.width() - slots.length..start + text.width();
+            for &r in rows {
+                let x = &encoded.values[r * width..(r + 1) * width];
+                let text = column.cells[r].as_text();
+                // A text the tokenizer cannot read was refused when it was encoded.
+                let Ok(pieces) = slots.pieces(&text) else {
+                    continue;
+                };
+                found.push(token_occlusion(
+                    bundle,
+                    x,
+                    span.clone(),
+                    &pieces,
+                    r,
+                    feature,
+                    &text,
+                ));
             }
             continue;
         }
@@ -641,47 +652,58 @@ pub fn token_attributions(
     found
 }
 
-/// Word attributions of a text read as words in order (`span` of the row `x`): each word's is
-/// the change in each output when it is removed from the text (the words after it move up
-/// one place), all variants predicted in one batch.
-fn word_occlusion(
+/// Token attributions of a text read as tokens in order (`span` of the row `x`, the tokens
+/// standing for `pieces` of `text`): each token's is the change in each output when it is
+/// removed (the tokens after it move up one place), all variants predicted in one batch.
+/// Tokens added around the text ([CLS], [SEP]) are kept.
+fn token_occlusion(
     bundle: &Bundle,
     x: &[f32],
     span: std::ops::Range<usize>,
+    pieces: &[Option<std::ops::Range<usize>>],
     row: usize,
     feature: &kiln_data::preprocess::Feature,
-    column: &kiln_data::Column,
+    text: &str,
 ) -> TokenAttribution {
     let outputs = bundle.manifest.network.outputs;
-    let slots = &x[span.clone()];
-    let n = slots.iter().take_while(|&&v| v > 0.0).count();
-    let mut batch = Vec::with_capacity((n + 2) * x.len());
+    let n = x[span.clone()].iter().take_while(|&&v| v > 0.0).count();
+    let removed: Vec<usize> = (0..n.min(pieces.len()))
+        .filter(|&i| pieces[i].is_some())
+        .collect();
+    let mut batch = Vec::with_capacity((removed.len() + 2) * x.len());
     batch.extend_from_slice(x);
     let mut empty = x.to_vec();
     empty[span.clone()].fill(0.0);
     batch.extend_from_slice(&empty);
-    for i in 0..n {
+    for &i in &removed {
         let mut without = x.to_vec();
         let dst = &mut without[span.clone()];
         dst.copy_within(i + 1..n, i);
         dst[n - 1] = 0.0;
         batch.extend_from_slice(&without);
     }
-    let out = BundleModel::new(bundle).predict(&batch, n + 2);
+    let out = BundleModel::new(bundle).predict(&batch, removed.len() + 2);
     let prediction = out[..outputs].to_vec();
-    let effect: Vec<Vec<f64>> = (0..n)
-        .map(|i| {
-            let o = &out[(i + 2) * outputs..(i + 3) * outputs];
-            prediction.iter().zip(o).map(|(p, v)| p - v).collect()
-        })
-        .collect();
-    let text = column.cells[row].as_text();
-    let position = std::cell::Cell::new(0usize);
-    let spans = kiln_data::text::word_spans(&text, |_, _, _| {
-        let i = position.get();
-        position.set(i + 1);
-        effect.get(i).cloned()
-    });
+    let mut spans = Vec::new();
+    let mut at = 0;
+    for (k, &i) in removed.iter().enumerate() {
+        let piece = pieces[i]
+            .clone()
+            .expect("only pieces of the text are removed");
+        if piece.start < at || piece.end > text.len() {
+            continue;
+        }
+        if piece.start > at {
+            spans.push((text[at..piece.start].to_string(), None));
+        }
+        let o = &out[(k + 2) * outputs..(k + 3) * outputs];
+        let effect: Vec<f64> = prediction.iter().zip(o).map(|(p, v)| p - v).collect();
+        spans.push((text[piece.clone()].to_string(), Some(effect)));
+        at = piece.end;
+    }
+    if at < text.len() {
+        spans.push((text[at..].to_string(), None));
+    }
     let mut terms: Vec<(String, Vec<f64>)> = spans
         .iter()
         .filter_map(|(t, v)| v.as_ref().map(|v| (t.to_lowercase(), v.clone())))
