@@ -105,8 +105,8 @@ impl TokenSlots {
     /// The part of `text` each of its tokens stands for, in token order (as many as the
     /// text fills, at most `length`): a byte range of the text, or None for a token added
     /// around it (such as [CLS] and [SEP]).
-    pub fn pieces(&self, text: &str) -> Result<Vec<Option<std::ops::Range<usize>>>, DataError> {
-        let mut pieces: Vec<Option<std::ops::Range<usize>>> = match &self.vocabulary {
+    pub fn pieces(&self, text: &str) -> Result<Vec<kiln_text::Piece>, DataError> {
+        let mut pieces: Vec<kiln_text::Piece> = match &self.vocabulary {
             Vocabulary::Words { .. } => crate::text::word_ranges(text)
                 .into_iter()
                 .map(Some)

@@ -83,6 +83,10 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, TextError
     })
 }
 
+/// The part of a text a token stands for: a byte range of the text, or None for a token added
+/// around it (such as [CLS] and [SEP]).
+pub type Piece = Option<std::ops::Range<usize>>;
+
 /// The checked architecture of the checkpoint folder `dir` (its `config.json`).
 pub fn read_config(dir: &Path) -> Result<BertConfig, TextError> {
     let config_path = dir.join("config.json");
@@ -211,10 +215,7 @@ impl SentenceEncoder {
 
     /// The token ids of `text` as [`SentenceEncoder::tokenize`] gives them, each with the
     /// byte range of the text it stands for (None for [CLS], [SEP] and other added tokens).
-    pub fn token_pieces(
-        &self,
-        text: &str,
-    ) -> Result<Vec<(u32, Option<std::ops::Range<usize>>)>, TextError> {
+    pub fn token_pieces(&self, text: &str) -> Result<Vec<(u32, Piece)>, TextError> {
         let encoding = self
             .tokenizer
             .encode(text, true)

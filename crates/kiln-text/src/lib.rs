@@ -12,6 +12,6 @@ mod infer;
 pub mod shared;
 
 pub use bert::{Bert, BertConfig};
-pub use encoder::{Pooling, SentenceEncoder, read_config, read_weights};
+pub use encoder::{Piece, Pooling, SentenceEncoder, read_config, read_weights};
 pub use error::TextError;
 pub use shared::{SharedEncoder, shared_encoder};

@@ -660,7 +660,7 @@ fn token_occlusion(
     bundle: &Bundle,
     x: &[f32],
     span: std::ops::Range<usize>,
-    pieces: &[Option<std::ops::Range<usize>>],
+    pieces: &[kiln_text::Piece],
     row: usize,
     feature: &kiln_data::preprocess::Feature,
     text: &str,
