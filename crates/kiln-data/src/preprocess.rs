@@ -218,7 +218,7 @@ impl Preprocessor {
             if let FeatureEncoder::Text(text) = &f.encoder
                 && let Some(tokens) = &text.tokens
             {
-                spans.push((offset + text.width() - tokens.length, tokens));
+                spans.push((offset + text.tokens_start(), tokens));
             }
             offset += f.encoder.width();
         }

@@ -58,6 +58,11 @@ impl TextEncoder {
             + self.tokens.as_ref().map_or(0, |t| t.length)
     }
 
+    /// Inputs before the token numbers, which come last.
+    pub fn tokens_start(&self) -> usize {
+        self.width() - self.tokens.as_ref().map_or(0, |t| t.length)
+    }
+
     /// Number of sentence-vector inputs, which come first; the n-gram inputs follow them.
     pub fn sentence_width(&self) -> usize {
         self.sentence.as_ref().map_or(0, |s| s.mean.len())
@@ -128,7 +133,7 @@ impl TextEncoder {
             b.encode(&texts, out, width, offset + self.sentence_width());
         }
         if let Some(t) = &self.tokens {
-            t.encode(column, &texts, out, width, offset + self.width() - t.length)?;
+            t.encode(column, &texts, out, width, offset + self.tokens_start())?;
         }
         Ok(())
     }

@@ -181,21 +181,18 @@ pub fn explain(
     let background = if options.background == 0 || options.background >= sample.rows {
         Background::new(sample.values.clone(), sample.width).map_err(explain_error)?
     } else if reads_tokens {
-        // Token numbers cannot be averaged into centres: keep whole rows, evenly spaced.
-        let keep = options.background;
+        // Token numbers cannot be averaged into centres: keep whole rows.
         notes.push(format!(
-            "background: {keep} of the {} training rows kept in the model (texts read as tokens are not averaged)",
-            sample.rows
+            "background: a seeded sample of {} of the {} training rows kept in the model (texts read as tokens are not averaged)",
+            options.background, sample.rows
         ));
-        let values: Vec<f32> = (0..keep)
-            .flat_map(|i| {
-                let r = i * sample.rows / keep;
-                sample.values[r * sample.width..(r + 1) * sample.width]
-                    .iter()
-                    .copied()
-            })
-            .collect();
-        Background::new(values, sample.width).map_err(explain_error)?
+        Background::sample(
+            &sample.values,
+            sample.rows,
+            sample.width,
+            options.background,
+            options.seed,
+        )
     } else {
         notes.push(format!(
             "background: a {}-centre k-means summary of {} training rows kept in the model",
@@ -576,7 +573,7 @@ pub fn token_attributions(
             continue;
         };
         if let Some(slots) = &text.tokens {
-            let span = start + text.width() - slots.length..start + text.width();
+            let span = start + text.tokens_start()..start + text.width();
             for &r in rows {
                 let x = &encoded.values[r * width..(r + 1) * width];
                 let text = column.cells[r].as_text();
