@@ -78,9 +78,11 @@ pub struct TrainArgs {
     /// Train even if the data has error-level anomalies (they are still reported).
     #[arg(long)]
     pub allow_anomalies: bool,
-    /// A sentence-encoder checkpoint folder (BERT family, e.g. all-MiniLM-L6-v2: config.json,
-    /// model.safetensors, tokenizer.json): free-text columns are read as its sentence vectors
-    /// (frozen) instead of being dropped. Nothing is downloaded.
+    /// A pretrained model, used frozen; nothing is downloaded. For free text, a sentence-encoder
+    /// checkpoint folder (BERT family, e.g. all-MiniLM-L6-v2: config.json, model.safetensors,
+    /// tokenizer.json): text columns are also read as its sentence vectors. For images, an
+    /// .onnx CNN (e.g. a MobileNet classifier): the network learns from its penultimate
+    /// features instead of the pixels (see preprocess.pretrained_size, _mean, _std).
     #[arg(long)]
     pub pretrained: Option<PathBuf>,
     /// How free-text columns are modelled: `bag` (word n-grams, plus the --pretrained
@@ -179,7 +181,7 @@ pub fn train(args: TrainArgs, print: Print) -> Result<Trained, KilnError> {
         // Stored absolute, so the model finds its encoder from any working folder.
         let dir = dir.canonicalize().map_err(|e| {
             KilnError::Config(format!(
-                "--pretrained '{}': {e}; give the checkpoint folder holding config.json, model.safetensors and tokenizer.json",
+                "--pretrained '{}': {e}; give the checkpoint folder holding config.json, model.safetensors and tokenizer.json (text), or an .onnx image model (images)",
                 dir.display()
             ))
         })?;
@@ -392,7 +394,7 @@ pub fn inspect(model: &Path, json: bool) -> Result<(), KilnError> {
     if !m.target.classes.is_empty() {
         println!("classes: {}", m.target.classes.join(", "));
     }
-    match m.network.image() {
+    match m.image() {
         Some(image) => println!(
             "input: {}×{}×{} images as pixel columns {} … {} (0-255, channel-major)",
             image.channels,

@@ -1,5 +1,6 @@
 //! `kiln demo`: the whole pipeline on the bundled UCI breast cancer table (CC BY 4.0), then a
-//! convolutional network on a bundled slice of Fashion-MNIST (MIT).
+//! convolutional network on a bundled slice of Fashion-MNIST (MIT), the same images through a
+//! bundled pretrained ONNX CNN (Apache-2.0), and spam filters on bundled SpamAssassin mails.
 
 use crate::commands::{self, Print, TrainArgs};
 use crate::data::{self, CorrectionArg, ProfileArgs, ValidateArgs};
@@ -46,6 +47,12 @@ const SPAM: [(&str, &[u8]); 2] = [
         include_bytes!("../../../datasets/spam-small/test.jsonl.gz"),
     ),
 ];
+
+/// A pretrained CNN (PaddleOCR's MobileNetV3 text-direction classifier, ONNX), embedded.
+const PRETRAINED_CNN: (&str, &[u8]) = (
+    "ch_ppocr_mobile_v2.0_cls_infer.onnx",
+    include_bytes!("../../../datasets/pretrained/ch_ppocr_mobile_v2.0_cls_infer.onnx"),
+);
 
 /// Runs the demo in folder `out`.
 pub fn run(out: &Path, json: bool) -> Result<(), KilnError> {
@@ -357,6 +364,35 @@ pub fn run(out: &Path, json: bool) -> Result<(), KilnError> {
     )?;
     say("\nthe later mails:");
     let gru_later = commands::evaluate(&gru.model, &out.join("spam_later.jsonl.gz"), print)?;
+    say(
+        "\n== 16. transfer learning: the Fashion-MNIST slice through a pretrained CNN (--pretrained model.onnx: PaddleOCR's MobileNetV3, frozen), an MLP trained on its 200 features",
+    );
+    let onnx = out.join(PRETRAINED_CNN.0);
+    kiln::atomic::write_atomic(&onnx, PRETRAINED_CNN.1).map_err(|e| write_err(&onnx, e))?;
+    let transfer = commands::train(
+        TrainArgs {
+            data: out.join("fashion-mnist-small"),
+            target: None,
+            config: None,
+            out: Some(out.join("fashion-mnist-transfer.kiln")),
+            report: Some(out.join("fashion-mnist-transfer.report.html")),
+            seed: None,
+            task: None,
+            epochs: None,
+            allow_anomalies: false,
+            pretrained: Some(onnx),
+            text_model: None,
+            finetune: false,
+            class_weight: None,
+            json: false,
+        },
+        print,
+    )?;
+    say(&format!(
+        "a network trained on text directions sees clothes well enough for {:.1}% (the CNN above, trained on the pixels: {:.1}%)",
+        transfer.manifest.test_metrics.accuracy.unwrap_or(0.0) * 100.0,
+        cnn.manifest.test_metrics.accuracy.unwrap_or(0.0) * 100.0
+    ));
     say(&format!(
         "\nopen {} for the learning curves, metrics and confusion matrix, {} for the image model's, {} for the spam filter's (and {} for its words), {} for the explanations, {} for the tuning and {} for the monitoring.",
         trained.report.display(),
@@ -391,6 +427,8 @@ pub fn run(out: &Path, json: bool) -> Result<(), KilnError> {
                     "later_mails": spam_later},
                 "text_gru": {"model": gru.model, "test_metrics": gru.manifest.test_metrics,
                     "later_mails": gru_later},
+                "transfer": {"model": transfer.model,
+                    "test_metrics": transfer.manifest.test_metrics},
             }))
             .expect("json")
         );

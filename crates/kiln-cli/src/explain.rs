@@ -28,6 +28,9 @@ pub enum MethodArg {
     Ig,
     /// Plain gradients (saliency) of the predicted class's probability: image models only.
     Gradient,
+    /// The drop in the predicted class's probability when patches turn black: image models
+    /// only (the default for models on a pretrained network's features).
+    Occlusion,
     /// Permutation importance (needs the target column).
     Importance,
 }
@@ -40,7 +43,7 @@ impl From<MethodArg> for Method {
             MethodArg::Kernel => Method::Kernel,
             MethodArg::Permutation => Method::Permutation,
             MethodArg::Lime => Method::Lime,
-            MethodArg::Ig | MethodArg::Gradient => Method::Ig,
+            MethodArg::Ig | MethodArg::Gradient | MethodArg::Occlusion => Method::Ig,
             MethodArg::Importance => Method::Importance,
         }
     }
@@ -52,9 +55,9 @@ pub fn run(args: ExplainArgs, print: Print) -> Result<(), KilnError> {
     if kiln::images::is_image_input(&args.data) {
         return explain_images(args, print);
     }
-    if args.method == MethodArg::Gradient {
+    if matches!(args.method, MethodArg::Gradient | MethodArg::Occlusion) {
         return Err(KilnError::Config(
-            "--method gradient draws heat maps for an image model: pass image files; for a table use ig, kernel, exact, permutation, lime or importance".into(),
+            "--method gradient and occlusion draw heat maps for an image model: pass image files; for a table use ig, kernel, exact, permutation, lime or importance".into(),
         ));
     }
     explain(args, print).map(|_| ())
@@ -63,12 +66,15 @@ pub fn run(args: ExplainArgs, print: Print) -> Result<(), KilnError> {
 /// Heat maps over image files: a PNG with a row per image (image, heat map, overlay).
 fn explain_images(args: ExplainArgs, print: Print) -> Result<(), KilnError> {
     use kiln::saliency::{IG_STEPS, Saliency};
+    let bundle = Bundle::load(&args.model)?;
     let method = match args.method {
+        MethodArg::Auto if bundle.manifest.preprocessor.backbone.is_some() => Saliency::Occlusion,
         MethodArg::Auto | MethodArg::Ig => Saliency::IntegratedGradients,
         MethodArg::Gradient => Saliency::Gradient,
+        MethodArg::Occlusion => Saliency::Occlusion,
         other => {
             return Err(KilnError::Config(format!(
-                "--method {} explains tables; for images use ig (integrated gradients, the default) or gradient",
+                "--method {} explains tables; for images use ig (integrated gradients, the default), gradient or occlusion",
                 clap::ValueEnum::to_possible_value(&other)
                     .map_or_else(String::new, |v| v.get_name().to_string())
             )));
@@ -88,7 +94,6 @@ fn explain_images(args: ExplainArgs, print: Print) -> Result<(), KilnError> {
         )));
     }
     check_folder_exists(&out)?;
-    let bundle = Bundle::load(&args.model)?;
     let limit = match &args.rows {
         Some(s) => s.parse::<usize>().map_err(|_| {
             KilnError::Config(format!(
@@ -121,10 +126,12 @@ fn explain_images(args: ExplainArgs, print: Print) -> Result<(), KilnError> {
             println!(
                 "wrote {}: a row per image (the image, its heat map, the two laid over each other); red pixels raise the predicted class's probability{}",
                 out.display(),
-                if method == Saliency::Gradient {
-                    " most when changed (gradient size)"
-                } else {
-                    ", blue ones lower it (integrated gradients from a black image)"
+                match method {
+                    Saliency::Gradient => " most when changed (gradient size)",
+                    Saliency::IntegratedGradients =>
+                        ", blue ones lower it (integrated gradients from a black image)",
+                    Saliency::Occlusion =>
+                        ", blue ones lower it (the mean drop in probability when a patch over the pixel turns black)",
                 }
             );
             for e in &images {

@@ -2,7 +2,9 @@
 //! only tell apart by where bright pixels lie together, the bundle evaluates and predicts pixel
 //! rows from a CSV, a table of pixel columns trains the same kind of network, the same seed
 //! gives the same model, and broken files are named; a class-folder tree of Fashion-MNIST PNG
-//! files trains with no options, and its model predicts image files.
+//! files trains with no options, and its model predicts image files; a pretrained ONNX network
+//! turns the images into features for the network to learn from, at training and prediction
+//! alike.
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -191,10 +193,7 @@ fn an_image_folder_tree_trains_with_no_options_and_its_model_predicts_files() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let root = d.join("clothes");
-    for (label, name) in [(1, "trouser"), (7, "sneaker"), (8, "bag")] {
-        write_pngs("train", label, 0, 100, &root.join("train").join(name));
-        write_pngs("t10k", label, 0, 30, &root.join("test").join(name));
-    }
+    write_clothes(&root, 100);
     // One truncated file, one file that is no image, one image of another size.
     let good = std::fs::read(root.join("train/bag/000.png")).unwrap();
     std::fs::write(root.join("train/bag/cut.png"), &good[..good.len() / 2]).unwrap();
@@ -224,17 +223,8 @@ fn an_image_folder_tree_trains_with_no_options_and_its_model_predicts_files() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let rows: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(rows.len(), 90);
-    let right = rows
-        .iter()
-        .filter(|r| {
-            let file = r["file"].as_str().unwrap();
-            file.contains(&format!("/{}/", r["label"].as_str().unwrap()))
-        })
-        .count();
-    assert!(
-        right as f64 / 90.0 > 0.85,
-        "{right} of 90 files predicted right"
-    );
+    let right = share_right(&rows);
+    assert!(right > 0.85, "{right} of the files predicted right");
     let o = kiln(&["predict", "clothes.kiln", "clothes/test/bag/001.png"], d);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(String::from_utf8_lossy(&o.stdout).starts_with("file,label,probability_bag"));
@@ -308,6 +298,145 @@ fn an_image_folder_tree_trains_with_no_options_and_its_model_predicts_files() {
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("class folder 'coat' has no images"), "{err}");
+}
+
+/// A clothes tree of Fashion-MNIST PNG files: trousers, sneakers and bags, `train` of each to
+/// train on and 30 of each as the test set.
+fn write_clothes(root: &Path, train: usize) {
+    for (label, name) in [(1, "trouser"), (7, "sneaker"), (8, "bag")] {
+        write_pngs("train", label, 0, train, &root.join("train").join(name));
+        write_pngs("t10k", label, 0, 30, &root.join("test").join(name));
+    }
+}
+
+/// The share of predicted files whose class folder is the predicted label.
+fn share_right(rows: &[serde_json::Value]) -> f64 {
+    let right = rows
+        .iter()
+        .filter(|r| {
+            let file = r["file"].as_str().unwrap();
+            file.contains(&format!("/{}/", r["label"].as_str().unwrap()))
+        })
+        .count();
+    right as f64 / rows.len() as f64
+}
+
+#[test]
+fn a_pretrained_onnx_network_turns_images_into_the_features_the_head_learns() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_clothes(&d.join("clothes"), 60);
+    // A small CNN (3×10×12 input, 6 features before its linear layer), kept for the ONNX
+    // runner's tests against ONNX Runtime.
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../kiln-onnx/tests/fixtures");
+    std::fs::copy(fixtures.join("tiny_cnn.onnx"), d.join("cnn.onnx")).unwrap();
+
+    let o = kiln(
+        &["train", "clothes", "--pretrained", "cnn.onnx", "--json"],
+        d,
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let run: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let notes = run["notes"].to_string();
+    for expected in [
+        "pretrained features: the 6 values before the last linear layer",
+        "resized to 3×10×12",
+        "MLP: 6 inputs",
+    ] {
+        assert!(notes.contains(expected), "{expected}: {notes}");
+    }
+    let accuracy = run["test_metrics"]["accuracy"].as_f64().unwrap();
+    assert!(accuracy > 0.5, "test accuracy {accuracy} (chance: 0.33)");
+    let o = kiln(&["inspect", "clothes.kiln", "--json"], d);
+    let manifest: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let backbone = &manifest["preprocessor"]["backbone"];
+    assert!(
+        backbone["model"].as_str().unwrap().starts_with('/'),
+        "stored absolute: {backbone}"
+    );
+    assert_eq!(backbone["sha256"].as_str().unwrap().len(), 64);
+    assert_eq!(manifest["network"]["inputs"], 6);
+
+    // Prediction runs the same network on the files: the test files are the test set, so the
+    // share predicted right is the test accuracy.
+    let o = kiln(&["predict", "clothes.kiln", "clothes/test", "--json"], d);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(rows.len(), 90);
+    assert!((share_right(&rows) - accuracy).abs() < 1e-9);
+
+    // Heat maps by occlusion (the default here); gradients cannot pass through the network.
+    let o = kiln(
+        &[
+            "explain",
+            "clothes.kiln",
+            "clothes/test/bag",
+            "--rows",
+            "2",
+            "--out",
+            "heat.png",
+            "--json",
+        ],
+        d,
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let explained: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(explained["method"], "occlusion");
+    assert_eq!(explained["images"].as_array().unwrap().len(), 2);
+    assert!(d.join("heat.png").exists());
+    let o = kiln(
+        &[
+            "explain",
+            "clothes.kiln",
+            "clothes/test/bag",
+            "--method",
+            "ig",
+        ],
+        d,
+    );
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--method occlusion"));
+
+    // Another file at the network's path is refused by its checksum; no file, by its path.
+    std::fs::copy(fixtures.join("tiny_ops.onnx"), d.join("cnn.onnx")).unwrap();
+    let o = kiln(&["predict", "clothes.kiln", "clothes/test/bag/000.png"], d);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("SHA-256") && err.contains("cnn.onnx"), "{err}");
+    std::fs::remove_file(d.join("cnn.onnx")).unwrap();
+    let o = kiln(&["predict", "clothes.kiln", "clothes/test/bag/000.png"], d);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("cnn.onnx"));
+    // A folder (a text encoder's checkpoint) is no image network.
+    let o = kiln(&["train", "clothes", "--pretrained", "clothes"], d);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains(".onnx image model"));
+}
+
+/// A real pretrained network (PaddleOCR's MobileNet text-direction classifier, bundled in
+/// datasets/pretrained): its frozen features tell clothes apart.
+#[test]
+fn a_head_on_mobilenet_features_tells_clothes_apart() {
+    let model = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../datasets/pretrained/ch_ppocr_mobile_v2.0_cls_infer.onnx");
+    let model = model.to_str().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_clothes(&d.join("clothes"), 100);
+    let o = kiln(&["train", "clothes", "--pretrained", model, "--json"], d);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let run: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let notes = run["notes"].to_string();
+    assert!(notes.contains("the 200 values"), "{notes}");
+    let accuracy = run["test_metrics"]["accuracy"].as_f64().unwrap();
+    assert!(
+        accuracy > 0.75,
+        "test accuracy {accuracy} (chance: 0.33): {notes}"
+    );
+    let o = kiln(&["predict", "clothes.kiln", "clothes/test", "--json"], d);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
+    assert!((share_right(&rows) - accuracy).abs() < 1e-9);
 }
 
 #[test]

@@ -127,4 +127,7 @@ pub enum DataError {
         /// Why each column was dropped.
         reason: String,
     },
+    /// A preprocessing setting that cannot apply to this data; the message names the key.
+    #[error("{0}")]
+    Options(String),
 }

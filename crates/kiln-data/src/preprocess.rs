@@ -31,8 +31,9 @@ pub struct PreprocessOptions {
     pub numeric: NumericEncoding,
     /// The most one-hot levels per categorical column; rarer levels share an "other" input.
     pub max_levels: usize,
-    /// A sentence-encoder checkpoint folder (BERT family: config.json, model.safetensors,
-    /// tokenizer.json): free-text columns also become its sentence vectors.
+    /// A pretrained model: for free text, a sentence-encoder checkpoint folder (BERT family:
+    /// config.json, model.safetensors, tokenizer.json), whose sentence vectors the text
+    /// columns also become; for images, an `.onnx` CNN whose features the model reads.
     pub pretrained: Option<String>,
     /// The most word n-grams (unigrams and bigrams, TF-IDF weighted) read from each free-text
     /// column; 0 reads none (then free text is dropped unless `pretrained` is given).
@@ -46,6 +47,15 @@ pub struct PreprocessOptions {
     /// The most distinct words the recurrent models (gru, lstm) know; rarer words share one
     /// token.
     pub token_vocabulary: usize,
+    /// With an ONNX image model as `pretrained`: the [height, width] images are resized to;
+    /// none: the size the network declares, or, for a network of any size, the images' own
+    /// size (enlarged by a whole factor up to 64 pixels).
+    pub pretrained_size: Option<[usize; 2]>,
+    /// With an ONNX image model: per channel (or one for all), the mean of the 0-1 pixel
+    /// values the network was trained to expect; pixels become (p / 255 - mean) / std.
+    pub pretrained_mean: Vec<f32>,
+    /// With an ONNX image model: per channel (or one for all), the deviation to divide by.
+    pub pretrained_std: Vec<f32>,
 }
 
 impl Default for PreprocessOptions {
@@ -58,6 +68,9 @@ impl Default for PreprocessOptions {
             text_model: TextModel::Bag,
             max_tokens: 256,
             token_vocabulary: 20_000,
+            pretrained_size: None,
+            pretrained_mean: vec![0.5],
+            pretrained_std: vec![0.5],
         }
     }
 }
@@ -135,6 +148,9 @@ pub struct Preprocessor {
     pub dropped: Vec<(String, DropReason)>,
     /// The target column, which prediction does not need.
     pub target: String,
+    /// A pretrained image network the pixel rows pass through: the model reads its features.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backbone: Option<crate::image::ImageBackbone>,
 }
 
 /// A table turned into a dense row-major matrix of network inputs.
@@ -201,11 +217,20 @@ impl Preprocessor {
             features,
             dropped,
             target: target.to_string(),
+            backbone: None,
         })
     }
 
     /// Number of network inputs per row.
     pub fn width(&self) -> usize {
+        match &self.backbone {
+            Some(b) => b.width(),
+            None => self.column_width(),
+        }
+    }
+
+    /// Number of values the feature columns become, before any pretrained image network.
+    fn column_width(&self) -> usize {
         self.features.iter().map(|f| f.encoder.width()).sum()
     }
 
@@ -225,13 +250,41 @@ impl Preprocessor {
         spans
     }
 
-    /// For each network input, the index of the feature it comes from.
+    /// For each network input, the index of the feature it comes from (empty after a
+    /// pretrained image network, whose every feature comes from every pixel).
     pub fn input_sources(&self) -> Vec<usize> {
+        if self.backbone.is_some() {
+            return Vec::new();
+        }
         self.features
             .iter()
             .enumerate()
             .flat_map(|(i, f)| std::iter::repeat_n(i, f.encoder.width()))
             .collect()
+    }
+
+    /// Loads every pretrained model the transform uses (image network, sentence encoder) and
+    /// checks each is the one the model was trained with, so that a missing or changed file
+    /// is found before the first row arrives.
+    pub fn check_pretrained(&self) -> Result<(), DataError> {
+        if let Some(backbone) = &self.backbone {
+            backbone.check()?;
+        }
+        for f in &self.features {
+            if let FeatureEncoder::Text(text) = &f.encoder {
+                if let Some(sentence) = &text.sentence {
+                    crate::text::checked_encoder(&sentence.checkpoint, &sentence.sha256)?;
+                }
+                if let Some(crate::tokens::TokenSlots {
+                    vocabulary: crate::tokens::Vocabulary::Checkpoint { checkpoint, sha256 },
+                    ..
+                }) = &text.tokens
+                {
+                    crate::text::checked_encoder(checkpoint, sha256)?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Transforms every row of `table`, matching columns by name in any order.
@@ -255,7 +308,7 @@ impl Preprocessor {
             });
         }
         let rows = table.n_rows();
-        let width = self.width();
+        let width = self.column_width();
         let mut values = vec![0f32; rows * width];
         let mut offset = 0;
         let mut unseen_levels = Vec::new();
@@ -280,6 +333,10 @@ impl Preprocessor {
             .filter(|c| !used.contains(c.name.as_str()))
             .map(|c| c.name.clone())
             .collect();
+        let (values, width) = match &self.backbone {
+            Some(b) => (b.features(&values)?, b.width()),
+            None => (values, width),
+        };
         Ok(Encoded {
             values,
             rows,
@@ -511,19 +568,9 @@ mod tests {
         (t, p)
     }
 
-    const STANDARD: PreprocessOptions = PreprocessOptions {
-        numeric: NumericEncoding::Standard,
-        max_levels: 64,
-        pretrained: None,
-        text_vocabulary: 2048,
-        text_model: TextModel::Bag,
-        max_tokens: 256,
-        token_vocabulary: 20_000,
-    };
-
     #[test]
     fn standardises_imputes_and_one_hot_encodes() {
-        let (t, p) = fitted("x,c,y\n1,a,0\n3,b,1\n,a,0\n", &STANDARD);
+        let (t, p) = fitted("x,c,y\n1,a,0\n3,b,1\n,a,0\n", &PreprocessOptions::default());
         let e = p.transform(&t).unwrap();
         // x: standardised + missing indicator; c: two levels (a most frequent first).
         assert_eq!(e.width, 4);
@@ -538,7 +585,7 @@ mod tests {
 
     #[test]
     fn prediction_matches_columns_by_name_and_reports_extras_and_unseen() {
-        let (_, p) = fitted("x,c,y\n1,a,0\n3,b,1\n", &STANDARD);
+        let (_, p) = fitted("x,c,y\n1,a,0\n3,b,1\n", &PreprocessOptions::default());
         let e = p.transform(&table("extra,c,x\n9,zzz,1\n")).unwrap();
         assert_eq!(&e.values, &[-1.0, 0.0, 0.0]);
         assert_eq!(e.ignored_columns, vec!["extra"]);
@@ -547,14 +594,14 @@ mod tests {
 
     #[test]
     fn a_missing_column_is_named() {
-        let (_, p) = fitted("x,c,y\n1,a,0\n3,b,1\n", &STANDARD);
+        let (_, p) = fitted("x,c,y\n1,a,0\n3,b,1\n", &PreprocessOptions::default());
         let err = p.transform(&table("c\na\n")).unwrap_err().to_string();
         assert!(err.contains("no column 'x'"), "{err}");
     }
 
     #[test]
     fn text_in_a_trained_numeric_column_is_refused_with_its_line() {
-        let (_, p) = fitted("x,y\n1,0\n3,1\n", &STANDARD);
+        let (_, p) = fitted("x,y\n1,0\n3,1\n", &PreprocessOptions::default());
         let err = p.transform(&table("x\n2\nabc\n")).unwrap_err().to_string();
         assert!(err.contains("line 3") && err.contains("abc"), "{err}");
     }

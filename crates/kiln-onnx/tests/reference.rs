@@ -1,8 +1,8 @@
 //! Kiln's ONNX runner against ONNX Runtime: the same outputs and penultimate features within
 //! 1e-4, on inputs both sides compute from one formula (`bench/onnx_reference.py` made the
-//! reference files in tests/fixtures). The two tiny hand-made networks are in the repository; the
-//! PaddleOCR text-direction classifier is not: `tests/onnx/run.sh` downloads it and runs the
-//! ignored test with `KILN_ONNX_CLS` pointing at it. Bad files and inputs give errors.
+//! reference files in tests/fixtures): two tiny hand-made networks, and PaddleOCR's
+//! text-direction classifier (bundled in datasets/pretrained). Bad files and inputs give
+//! errors.
 
 use burn::prelude::*;
 use kiln_onnx::proto::{
@@ -141,11 +141,9 @@ fn tiny_network_of_other_operators_matches_onnx_runtime() {
 }
 
 #[test]
-#[ignore = "needs ch_ppocr_mobile_v2.0_cls_infer.onnx: run tests/onnx/run.sh"]
 fn ppocr_classifier_matches_onnx_runtime() {
-    let path = PathBuf::from(std::env::var("KILN_ONNX_CLS").expect(
-        "KILN_ONNX_CLS names ch_ppocr_mobile_v2.0_cls_infer.onnx; tests/onnx/run.sh fetches it",
-    ));
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../datasets/pretrained/ch_ppocr_mobile_v2.0_cls_infer.onnx");
     let reference: serde_json::Value =
         serde_json::from_str(include_str!("fixtures/ppocr_cls_reference.json")).unwrap();
     let bytes = std::fs::read(&path).unwrap();

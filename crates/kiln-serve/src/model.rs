@@ -108,6 +108,7 @@ impl ModelVersion {
             .flatten();
         let Bundle { manifest, model } = bundle;
         let preprocessor = manifest.preprocessor;
+        preprocessor.check_pretrained().map_err(|e| e.to_string())?;
         let inputs: Vec<(String, InputKind)> = preprocessor
             .features
             .iter()

@@ -135,6 +135,23 @@ pub struct Manifest {
     pub lineage: Option<Lineage>,
 }
 
+impl Manifest {
+    /// The size of the images the model reads, when it reads images (through its own
+    /// convolutions or a pretrained network's features).
+    pub fn image(&self) -> Option<kiln_model::ImageShape> {
+        self.network.image().or_else(|| {
+            self.preprocessor
+                .backbone
+                .as_ref()
+                .map(|b| kiln_model::ImageShape {
+                    channels: b.image[0],
+                    height: b.image[1],
+                    width: b.image[2],
+                })
+        })
+    }
+}
+
 /// A trained model with everything needed to use it.
 #[derive(Debug)]
 pub struct Bundle {

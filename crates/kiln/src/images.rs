@@ -10,8 +10,8 @@ use crate::error::KilnError;
 use crate::pipeline::{Predictions, TrainHooks, TrainRun, labelled_sample, score};
 use burn::prelude::Device;
 use kiln_data::Cell;
+use kiln_data::image::{ImageBackbone, images_from_table, pixel_columns_of};
 use kiln_data::image::{decode_image, is_image_file};
-use kiln_data::image::{images_from_table, pixel_columns_of};
 use kiln_data::infer::ColumnKind;
 use kiln_data::preprocess::{Feature, FeatureEncoder};
 use kiln_data::{
@@ -167,40 +167,70 @@ pub fn train_on_images(
         test_fraction,
         config.seed,
     );
-    let width = shape.len();
     let y_all = labels(&images.train);
-    let all_images = encoded(pixels(&images.train), width);
+    let mut all_images = encoded(pixels(&images.train), shape.len());
+    let mut test_pixels = images.test.as_ref().map(pixels);
+    let backbone = match &config.preprocess.pretrained {
+        Some(model) => {
+            let started = Instant::now();
+            let (backbone, features) =
+                pretrained_features(model, &shape, config, &all_images, &split.train)?;
+            all_images = encoded(features, backbone.width());
+            if let Some(test) = &mut test_pixels {
+                *test = backbone.features(test)?;
+            }
+            notes.push(format!(
+                "pretrained features: the {} values before the last linear layer of '{}', for each image resized to {}×{}×{} ({:.1} s for {} images); the network learns from them, not from the pixels",
+                backbone.width(),
+                model,
+                backbone.input[0],
+                backbone.input[1],
+                backbone.input[2],
+                started.elapsed().as_secs_f64(),
+                images.train.len() + images.test.as_ref().map_or(0, ImageSet::len),
+            ));
+            Some(backbone)
+        }
+        None => None,
+    };
+    let width = all_images.width;
     let part = |rows: &[usize]| crate::pipeline::rows_of(&all_images, &y_all, rows);
     let (train_x, train_y) = part(&split.train);
     let (valid_x, valid_y) = part(&split.valid);
-    let (test_images, test_y) = match &images.test {
-        Some(test) => (encoded(pixels(test), width), labels(test)),
-        None => {
+    let (test_images, test_y) = match (test_pixels, &images.test) {
+        (Some(values), Some(test)) => (encoded(values, width), labels(test)),
+        _ => {
             let (x, y) = part(&split.test);
             (encoded(x, width), y)
         }
     };
     let test_rows: Vec<usize> = (0..test_y.len()).collect();
-    let scale = pixel_scale(&train_x);
+    let body = if backbone.is_some() {
+        Body::Tabular(config.model.clone())
+    } else {
+        Body::Conv {
+            image: shape,
+            shape: config.image.clone(),
+            scale: pixel_scale(&train_x),
+        }
+    };
     let network = NetworkConfig {
         inputs: width,
         outputs: classes,
-        body: Body::Conv {
-            image: shape,
-            shape: config.image.clone(),
-            scale,
-        },
+        body,
     };
     network.validate().map_err(KilnError::Config)?;
     notes.push(format!("network: {}", network.describe()));
-    notes.push(config.train.augment.describe(&shape));
     let objective = Objective::Classification { classes };
     let mut options = config.train.clone();
-    if options.batch_size == 0 {
-        options.batch_size = IMAGE_BATCH;
-    }
-    if options.epochs == 0 {
-        options.epochs = IMAGE_EPOCHS;
+    if backbone.is_none() {
+        notes.push(config.train.augment.describe(&shape));
+        if options.batch_size == 0 {
+            options.batch_size = IMAGE_BATCH;
+        }
+        if options.epochs == 0 {
+            options.epochs = IMAGE_EPOCHS;
+        }
     }
     let train_device = config.train.device.device().map_err(KilnError::Config)?;
     let started = Instant::now();
@@ -255,6 +285,7 @@ pub fn train_on_images(
             .collect(),
         dropped: Vec::new(),
         target: target.clone(),
+        backbone,
     };
     let manifest = Manifest {
         kiln_version: crate::VERSION.to_string(),
@@ -308,6 +339,29 @@ pub fn train_on_images(
             model: outcome.model,
         },
     })
+}
+
+/// The pretrained ONNX network at `model` fitted as a frozen feature extractor for images of
+/// `shape`, with the standardised features of `images` (standardised on the `train` rows).
+fn pretrained_features(
+    model: &str,
+    shape: &ImageShape,
+    config: &Config,
+    images: &Encoded,
+    train: &[usize],
+) -> Result<(ImageBackbone, Vec<f32>), KilnError> {
+    if Path::new(model).is_dir() {
+        return Err(KilnError::Config(format!(
+            "--pretrained '{model}' is a folder (a text encoder's checkpoint?); for image data give an .onnx image model, whose features the network then learns from"
+        )));
+    }
+    Ok(ImageBackbone::fit(
+        model,
+        [shape.channels, shape.height, shape.width],
+        &config.preprocess,
+        &images.values,
+        train,
+    )?)
 }
 
 /// Each image's label as a float, as training takes targets.
@@ -378,7 +432,7 @@ pub fn is_image_input(path: &Path) -> bool {
 /// first column names the file.
 pub fn predict_images(bundle: &Bundle, path: &Path) -> Result<Predictions, KilnError> {
     let m = &bundle.manifest;
-    let Some(shape) = m.network.image() else {
+    let Some(shape) = m.image() else {
         return Err(KilnError::Config(format!(
             "'{}' holds images, but this model was trained on a table; pass a table with its columns",
             path.display()

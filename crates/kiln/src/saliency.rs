@@ -1,7 +1,9 @@
 //! Explanations of an image model's predictions as heat maps over the input image: plain
 //! gradients (saliency) or integrated gradients from a black image, of the predicted class's
-//! probability, through burn's autodiff. Each image gets a row of the picture: the image, the
-//! heat map, and the heat map laid over the image.
+//! probability, through burn's autodiff; or occlusion (how much the probability drops when a
+//! patch turns black), which needs no gradients and so also explains models that read a
+//! pretrained network's features. Each image gets a row of the picture: the image, the heat
+//! map, and the heat map laid over the image.
 
 use crate::bundle::Bundle;
 use crate::error::KilnError;
@@ -23,6 +25,9 @@ pub enum Saliency {
     /// Integrated gradients from a black image: signed, and summing to the change in the
     /// class probability from the black image to this one.
     IntegratedGradients,
+    /// The drop in the class probability when a square patch around the pixel turns black,
+    /// averaged over the patches covering it: signed.
+    Occlusion,
 }
 
 /// One image's explanation.
@@ -35,7 +40,7 @@ pub struct ImageExplanation {
     /// Its probability.
     pub probability: f64,
     /// The sum of the pixel attributions (integrated gradients: close to `probability` minus
-    /// `baseline`).
+    /// `baseline`; occlusion: the summed mean drops, not a share of the probability).
     pub total: f64,
     /// The class's probability for a black image (integrated gradients' starting point).
     pub baseline: f64,
@@ -58,20 +63,25 @@ pub fn explain_images(
     limit: usize,
 ) -> Result<(Vec<u8>, Vec<ImageExplanation>), KilnError> {
     let m = &bundle.manifest;
-    let (Some(shape), Objective::Classification { .. }) = (m.network.image(), &m.objective) else {
+    let (Some(shape), Objective::Classification { .. }) = (m.image(), &m.objective) else {
         return Err(KilnError::Config(
             "heat maps explain image classifiers; this model reads a table, so explain it on a table"
                 .into(),
         ));
     };
+    if method != Saliency::Occlusion && m.preprocessor.backbone.is_some() {
+        return Err(KilnError::Config(
+            "this model reads a pretrained ONNX network's features, and gradients do not pass through that network; use --method occlusion".into(),
+        ));
+    }
     let mut files = image_files(path)?;
     files.truncate(limit.max(1));
     let predictions = predict_images_in(bundle, &files)?;
     let width = shape.len();
-    let steps = if method == Saliency::Gradient {
-        1
-    } else {
+    let steps = if method == Saliency::IntegratedGradients {
         steps.max(1)
+    } else {
+        1
     };
     let mut explanations = Vec::new();
     let mut grid = Grid::new(&shape, files.len(), 3);
@@ -80,7 +90,10 @@ pub fn explain_images(
         .enumerate()
         .map(|(b, chunk)| (b * IMAGES_PER_BATCH, chunk))
     {
-        let attributions = attribute(bundle, batch, width, method, steps);
+        let attributions = match method {
+            Saliency::Occlusion => occlude(bundle, batch, &shape)?,
+            _ => attribute(bundle, batch, width, method, steps),
+        };
         for (i, ((file, pixels, class), attribution)) in
             batch.iter().zip(attributions.chunks(width)).enumerate()
         {
@@ -114,8 +127,8 @@ type Predicted = (String, Vec<f32>, (usize, f64, f64));
 /// Predicts each file, keeping the pixels the model read.
 fn predict_images_in(bundle: &Bundle, files: &[PathBuf]) -> Result<Vec<Predicted>, KilnError> {
     let m = &bundle.manifest;
-    let shape = m.network.image().expect("checked by the caller");
-    let black = predict_pixels(bundle, &vec![0.0; shape.len()]);
+    let shape = m.image().expect("checked by the caller");
+    let black = predict_pixels(bundle, &vec![0.0; shape.len()])?;
     let mut out = Vec::with_capacity(files.len());
     for file in files {
         let pixels: Vec<f32> =
@@ -123,7 +136,7 @@ fn predict_images_in(bundle: &Bundle, files: &[PathBuf]) -> Result<Vec<Predicted
                 .into_iter()
                 .map(f32::from)
                 .collect();
-        let probs = predict_pixels(bundle, &pixels);
+        let probs = predict_pixels(bundle, &pixels)?;
         let class = kiln_train::metrics::argmax(&probs);
         out.push((
             file.display().to_string(),
@@ -134,14 +147,84 @@ fn predict_images_in(bundle: &Bundle, files: &[PathBuf]) -> Result<Vec<Predicted
     Ok(out)
 }
 
-/// The model's class probabilities for one image.
-fn predict_pixels(bundle: &Bundle, pixels: &[f32]) -> Vec<f32> {
-    kiln_train::predict(
+/// The model's class probabilities for images (pixel rows, image after image), through the
+/// pretrained network first when the model reads its features.
+fn predict_pixels(bundle: &Bundle, pixels: &[f32]) -> Result<Vec<f32>, KilnError> {
+    let m = &bundle.manifest;
+    let per_image = m.image().map_or(pixels.len(), |s| s.len()).max(1);
+    let rows = pixels.len() / per_image;
+    let inputs = match &m.preprocessor.backbone {
+        Some(backbone) => std::borrow::Cow::Owned(backbone.features(pixels)?),
+        None => std::borrow::Cow::Borrowed(pixels),
+    };
+    Ok(kiln_train::predict(
         &bundle.model,
-        kiln_train::Matrix::new(pixels, 1, pixels.len()),
-        &bundle.manifest.objective,
+        kiln_train::Matrix::new(&inputs, rows, inputs.len() / rows.max(1)),
+        &m.objective,
         &burn::prelude::Device::flex(),
-    )
+    ))
+}
+
+/// Occlusion attributions of each image's predicted class, image after image: for every
+/// pixel, the mean drop in the class probability over the black patches (a seventh of the
+/// image's shorter side, moved by half that) that cover it; all channels get the pixel's
+/// value divided among them.
+fn occlude(
+    bundle: &Bundle,
+    batch: &[Predicted],
+    shape: &ImageShape,
+) -> Result<Vec<f32>, KilnError> {
+    let (h, w, c) = (shape.height, shape.width, shape.channels);
+    let patch = (h.min(w) / 7).max(1);
+    let stride = (patch / 2).max(1);
+    let starts = |size: usize| {
+        let mut s: Vec<usize> = (0..=size.saturating_sub(patch)).step_by(stride).collect();
+        if s.last() != Some(&size.saturating_sub(patch)) {
+            s.push(size.saturating_sub(patch));
+        }
+        s
+    };
+    let patches: Vec<(usize, usize)> = starts(h)
+        .into_iter()
+        .flat_map(|y| starts(w).into_iter().map(move |x| (y, x)))
+        .collect();
+    let plane = h * w;
+    let mut out = Vec::with_capacity(batch.len() * shape.len());
+    for (_, pixels, (class, probability, _)) in batch {
+        let mut occluded = Vec::with_capacity(patches.len() * shape.len());
+        for &(y0, x0) in &patches {
+            let start = occluded.len();
+            occluded.extend_from_slice(pixels);
+            for k in 0..c {
+                for y in y0..(y0 + patch).min(h) {
+                    let row = start + k * plane + y * w;
+                    occluded[row + x0..row + (x0 + patch).min(w)].fill(0.0);
+                }
+            }
+        }
+        let probs = predict_pixels(bundle, &occluded)?;
+        let classes = probs.len() / patches.len();
+        let mut drop = vec![0f32; plane];
+        let mut count = vec![0f32; plane];
+        for (i, &(y0, x0)) in patches.iter().enumerate() {
+            let d = *probability as f32 - probs[i * classes + class];
+            for y in y0..(y0 + patch).min(h) {
+                for x in x0..(x0 + patch).min(w) {
+                    drop[y * w + x] += d;
+                    count[y * w + x] += 1.0;
+                }
+            }
+        }
+        let mean: Vec<f32> = drop
+            .iter()
+            .zip(&count)
+            .map(|(d, n)| d / n.max(1.0) / c as f32)
+            .collect();
+        for _ in 0..c {
+            out.extend_from_slice(&mean);
+        }
+    }
+    Ok(out)
 }
 
 /// Pixel attributions of each image's predicted class, image after image: the gradient at the
@@ -158,8 +241,8 @@ fn attribute(
     for (_, pixels, _) in batch {
         for s in 0..steps {
             let alpha = match method {
-                Saliency::Gradient => 1.0,
                 Saliency::IntegratedGradients => (s as f32 + 0.5) / steps as f32,
+                _ => 1.0,
             };
             path.extend(pixels.iter().map(|&p| alpha * p));
         }
@@ -197,8 +280,8 @@ fn attribute(
         }
         for (a, &p) in row.iter_mut().zip(pixels) {
             *a = match method {
-                Saliency::Gradient => *a,
                 Saliency::IntegratedGradients => *a / steps as f32 * p,
+                _ => *a,
             };
         }
     }
@@ -217,7 +300,7 @@ fn heat_map(attribution: &[f32], shape: &ImageShape, method: Saliency) -> Vec<f3
                 .sum();
             match method {
                 Saliency::Gradient => sum.abs(),
-                Saliency::IntegratedGradients => sum,
+                Saliency::IntegratedGradients | Saliency::Occlusion => sum,
             }
         })
         .collect();

@@ -2,10 +2,12 @@
 //! sub-folder per class) and tables of pixel columns, read into dense pixel arrays of one size
 //! and channel count.
 
+mod backbone;
 mod folder;
 mod idx;
 mod table;
 
+pub use backbone::ImageBackbone;
 pub use folder::{IMAGE_EXTENSIONS, decode_image, is_image_file};
 pub use idx::read_idx_pair;
 pub use table::{images_from_table, pixel_columns_of};
