@@ -1,7 +1,7 @@
 //! `kiln explain`: why a model predicts what it predicts, per row and overall.
 
 use crate::commands::{Print, check_folder_exists};
-use kiln::explain::{ExplainOptions, Explanation, Method};
+use kiln::explain::{ExplainOptions, Explanation, Method, TokenAttribution, TokenMethod};
 use kiln::report_types::{BeeswarmFeature, Report, Section};
 use kiln::{Bundle, KilnError};
 use std::path::{Path, PathBuf};
@@ -145,6 +145,17 @@ fn explain_images(args: ExplainArgs, print: Print) -> Result<(), KilnError> {
         Print::Nothing => {}
     }
     Ok(())
+}
+
+/// The word attributions of the first `rows` distinct rows (each row's methods together).
+fn first_rows(tokens: &[TokenAttribution], rows: usize) -> impl Iterator<Item = &TokenAttribution> {
+    let mut seen = Vec::new();
+    tokens.iter().filter(move |t| {
+        if !seen.contains(&t.row) {
+            seen.push(t.row);
+        }
+        seen.len() <= rows && seen.contains(&t.row)
+    })
 }
 
 /// Image files explained when --rows does not say.
@@ -368,11 +379,19 @@ fn print_text(e: &Explanation, seconds: f64) {
     for (name, v) in global_importance(e).iter().take(10) {
         println!("  {name:<28} {v:>10.5}");
     }
-    for t in e.tokens.iter().take(3) {
+    for t in first_rows(&e.tokens, 3) {
         let o = focus(e, &t.prediction);
         println!(
-            "row {} '{}': words moved {} from {:.4} (without them) to {:.4}; largest:",
-            t.row, t.column, e.outputs[o], t.without_words[o], t.prediction[o]
+            "row {} '{}': words moved {} from {:.4} ({}) to {:.4}; largest:",
+            t.row,
+            t.column,
+            e.outputs[o],
+            t.without_words[o],
+            match t.method {
+                TokenMethod::Encoder => "their embeddings set to [PAD]'s, through the encoder",
+                _ => "without them",
+            },
+            t.prediction[o]
         );
         let mut terms: Vec<&(String, Vec<f64>)> = t.terms.iter().collect();
         terms.sort_by(|a, b| b.1[o].abs().total_cmp(&a.1[o].abs()));
@@ -498,14 +517,34 @@ fn report(e: &Explanation, model: &Path, data: &Path) -> Report {
             });
         }
     }
-    for t in e.tokens.iter().take(WATERFALLS) {
+    for t in first_rows(&e.tokens, WATERFALLS) {
         let o = focus(e, &t.prediction);
-        sections.push(Section::HighlightedText {
-            title: format!("Row {}: the words of '{}'", t.row, t.column),
-            caption: format!(
-                "{} = {:.4}; {:.4} with these words removed. Red words push toward {}, blue ones away (integrated gradients; a word's weight is its own plus half of each word pair it begins or ends).",
-                e.outputs[o], t.prediction[o], t.without_words[o], e.outputs[o]
+        let (seen, how) = match t.method {
+            TokenMethod::Ngrams => (
+                " (n-grams)",
+                format!(
+                    "{:.4} with these words removed. Red words push toward {}, blue ones away (integrated gradients; a word's weight is its own plus half of each word pair it begins or ends)",
+                    t.without_words[o], e.outputs[o]
+                ),
             ),
+            TokenMethod::Encoder => (
+                " (through the pretrained encoder)",
+                format!(
+                    "{:.4} with every word piece's embedding set to [PAD]'s. Red word pieces push toward {}, blue ones away (integrated gradients with respect to the encoder's word embeddings, the row's other inputs held)",
+                    t.without_words[o], e.outputs[o]
+                ),
+            ),
+            TokenMethod::Removal => (
+                "",
+                format!(
+                    "{:.4} with the whole text removed. Red words push toward {}, blue ones away (each word's weight: the change when it alone is removed)",
+                    t.without_words[o], e.outputs[o]
+                ),
+            ),
+        };
+        sections.push(Section::HighlightedText {
+            title: format!("Row {}: the words of '{}'{seen}", t.row, t.column),
+            caption: format!("{} = {:.4}; {how}.", e.outputs[o], t.prediction[o]),
             spans: shown_spans(&t.spans, o),
         });
     }

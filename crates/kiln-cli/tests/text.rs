@@ -384,6 +384,56 @@ fn a_text_column_trains_through_a_pretrained_encoder_and_predicts_new_texts() {
     let labels = first_column(&out);
     assert_eq!(labels[..2], ["sport", "cooking"], "{out}");
     assert_eq!(labels.len(), 3, "an empty text is predicted too: {out}");
+    // Word pieces attributed through the encoder: integrated gradients with respect to its
+    // word embeddings add up to what the text's vector changed, and cover the text.
+    let o = kiln_cached(
+        &[
+            "explain",
+            "topics.kiln",
+            "new.csv",
+            "--rows",
+            "0-1",
+            "--report",
+            "why.html",
+            "--json",
+        ],
+        d,
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let explained: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let through: Vec<&serde_json::Value> = explained["explanation"]["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["method"] == "encoder")
+        .collect();
+    assert_eq!(through.len(), 2, "{explained}");
+    for (t, text) in through.iter().zip([
+        "the goalie blocked every shot",
+        "fold the cream into the melted chocolate",
+    ]) {
+        let spans = t["spans"].as_array().unwrap();
+        let joined: String = spans.iter().map(|s| s[0].as_str().unwrap()).collect();
+        assert_eq!(joined, text);
+        let weighed = spans.iter().filter(|s| !s[1].is_null()).count();
+        assert!(weighed >= 5, "{t}");
+        for k in 0..2 {
+            let total: f64 = t["terms"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|term| term[1][k].as_f64().unwrap())
+                .sum();
+            let gap =
+                t["prediction"][k].as_f64().unwrap() - t["without_words"][k].as_f64().unwrap();
+            assert!(
+                (total - gap).abs() < 0.02 + 0.1 * gap.abs(),
+                "attributions sum to {total} for a change of {gap}: {t}"
+            );
+        }
+    }
+    let report = std::fs::read_to_string(d.join("why.html")).unwrap();
+    assert!(report.contains("through the pretrained encoder"));
     // Trained again, now reading the vectors from the cache: the same model.
     let o = kiln_cached(
         &[

@@ -199,7 +199,7 @@ impl SentenceVectors {
 
 /// The shared encoder of a checkpoint folder, after checking that its weights are the ones a
 /// model was trained with (SHA-256 `sha256`).
-pub(crate) fn checked_encoder(
+pub fn checked_encoder(
     checkpoint: &str,
     sha256: &str,
 ) -> Result<std::sync::Arc<kiln_text::SharedEncoder>, DataError> {

@@ -38,6 +38,9 @@ pub struct BertConfig {
     /// The feed-forward activation; Kiln runs "gelu" (the exact, erf-based one).
     #[serde(default = "gelu_name")]
     pub hidden_act: String,
+    /// The padding token's id (0 for BERT's vocabularies).
+    #[serde(default)]
+    pub pad_token_id: u32,
 }
 
 /// BERT's segment type count.
@@ -304,19 +307,34 @@ impl Bert {
         packed
     }
 
+    /// The word embeddings of token `ids` `[batch, tokens]`, before positions are added.
+    pub fn word_embeddings(&self, ids: Tensor<2, Int>) -> Tensor<3> {
+        self.word.forward(ids)
+    }
+
+    /// As [`Bert::forward`], from the tokens' word embeddings `[batch, tokens, hidden]` (see
+    /// [`Bert::word_embeddings`]) instead of their ids: the input that integrated gradients
+    /// move along.
+    pub fn forward_words(&self, words: Tensor<3>, mask: Tensor<2>) -> Tensor<3> {
+        let x = self.embed_words(words);
+        self.run_layers(x, mask, 0)
+    }
+
     /// The embedded, normalised tokens.
     fn embed(&self, ids: Tensor<2, Int>) -> Tensor<3> {
-        let [batch, tokens] = ids.dims();
-        let device = ids.device();
+        self.embed_words(self.word.forward(ids))
+    }
+
+    /// Word embeddings with positions and segments added, normalised.
+    fn embed_words(&self, words: Tensor<3>) -> Tensor<3> {
+        let [batch, tokens, _] = words.dims();
+        let device = words.device();
         let positions = Tensor::<1, Int>::arange(0..tokens as i64, &device)
             .reshape([1, tokens])
             .expand([batch, tokens]);
         let segments = Tensor::<2, Int>::zeros([batch, tokens], &device);
-        self.norm.forward(
-            self.word.forward(ids)
-                + self.position.forward(positions)
-                + self.segment.forward(segments),
-        )
+        self.norm
+            .forward(words + self.position.forward(positions) + self.segment.forward(segments))
     }
 
     /// Layers `first..` applied to `x`.

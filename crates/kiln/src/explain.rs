@@ -33,6 +33,12 @@ pub enum Method {
 
 /// Path steps of the word attributions' integrated gradients.
 const TOKEN_STEPS: usize = 64;
+/// Path steps of integrated gradients through a pretrained encoder (each step runs the whole
+/// encoder forward and back).
+const ENCODER_STEPS: usize = 16;
+/// Rows whose texts get word-piece attributions through a pretrained encoder (the first ones
+/// explained): a few seconds each on a laptop CPU.
+const ENCODER_ROWS: usize = 8;
 
 /// Most features for which `Auto` computes exact Shapley values (4096 coalitions).
 const AUTO_EXACT_FEATURES: usize = 12;
@@ -383,12 +389,18 @@ pub fn explain(
     let tokens = if method == Method::Importance {
         Vec::new()
     } else {
-        token_attributions(bundle, table, &encoded, rows, TOKEN_STEPS)
+        token_attributions(bundle, table, &encoded, rows, TOKEN_STEPS)?
     };
     if !tokens.is_empty() && reads_tokens {
         notes.push("word attributions: the change in each output when the word (or, for a fine-tuned encoder, the word piece) is removed from the text (the tokens after it move up one place)".into());
     } else if !tokens.is_empty() {
         notes.push(format!("word attributions: integrated gradients ({TOKEN_STEPS} steps) over each text's n-gram inputs, from the same row with the text's words removed"));
+    }
+    let through_encoder = m.preprocessor.features.iter().any(|f| {
+        matches!(&f.encoder, kiln_data::preprocess::FeatureEncoder::Text(t) if t.sentence.is_some())
+    });
+    if through_encoder && !tokens.is_empty() {
+        notes.push(format!("word-piece attributions through the pretrained encoder (the first {ENCODER_ROWS} rows): integrated gradients with respect to its word embeddings, from [PAD] embeddings ([CLS] and [SEP] kept) to the text's own, the row's other inputs held ({ENCODER_STEPS} steps, doubled until the attributions add up to what the sentence vector changed within 5%)"));
     }
     Ok(Explanation {
         method,
@@ -524,6 +536,19 @@ fn input_gradients(bundle: &Bundle, baseline: &[f32], x: &[f32], steps: usize) -
     values
 }
 
+/// How word attributions were computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenMethod {
+    /// Integrated gradients over the n-gram inputs, from the row with the text's words removed.
+    Ngrams,
+    /// Integrated gradients through a frozen pretrained encoder's word embeddings, from
+    /// [PAD]'s embedding in place of every word piece.
+    Encoder,
+    /// The change when each token alone is removed, for models reading tokens in order.
+    Removal,
+}
+
 /// How the words of one row's free-text column moved each output.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TokenAttribution {
@@ -531,8 +556,10 @@ pub struct TokenAttribution {
     pub row: usize,
     /// The text column.
     pub column: String,
+    /// How the attributions were computed.
+    pub method: TokenMethod,
     /// Per output: the model's output for the row with this text's words removed (the
-    /// baseline of the path).
+    /// baseline of the path; through an encoder, the words' embeddings set to [PAD]'s).
     pub without_words: Vec<f64>,
     /// Per output: the model's output for the row.
     pub prediction: Vec<f64>,
@@ -548,16 +575,18 @@ pub struct TokenAttribution {
     pub spans: Vec<(String, Option<Vec<f64>>)>,
 }
 
-/// Integrated gradients over the word n-gram inputs of each free-text column, for each row:
-/// from the row with the column's words removed to the row itself, so each word the model
-/// reads gets its share of the difference. Empty for models without word n-grams.
+/// Word attributions of each free-text column, for each row: integrated gradients over the
+/// word n-gram inputs, from the row with the column's words removed to the row itself, so each
+/// word the model reads gets its share of the difference; integrated gradients through a
+/// frozen pretrained encoder's word embeddings, per word piece (the first few rows); or, for
+/// a model reading tokens in order, each token's removal. Empty for models reading no text.
 pub fn token_attributions(
     bundle: &Bundle,
     table: &Table,
     encoded: &kiln_data::Encoded,
     rows: &[usize],
     steps: usize,
-) -> Vec<TokenAttribution> {
+) -> Result<Vec<TokenAttribution>, KilnError> {
     let m = &bundle.manifest;
     let outputs = m.network.outputs;
     let width = encoded.width;
@@ -592,6 +621,23 @@ pub fn token_attributions(
                 ));
             }
             continue;
+        }
+        if let Some(sentence) = &text.sentence {
+            let path = crate::encoder_gradients::EncoderPath::load(sentence)?;
+            let span = start..start + text.sentence_width();
+            for &r in rows.iter().take(ENCODER_ROWS) {
+                let x = &encoded.values[r * width..(r + 1) * width];
+                found.push(path.attribute(
+                    bundle,
+                    x,
+                    span.clone(),
+                    sentence,
+                    &column.cells[r].as_text(),
+                    ENCODER_STEPS,
+                    r,
+                    &feature.column,
+                )?);
+            }
         }
         let Some(bag) = &text.ngrams else { continue };
         let block = start + text.sentence_width();
@@ -639,6 +685,7 @@ pub fn token_attributions(
             found.push(TokenAttribution {
                 row: r,
                 column: feature.column.clone(),
+                method: TokenMethod::Ngrams,
                 without_words: ends[..outputs].to_vec(),
                 prediction: ends[outputs..].to_vec(),
                 terms,
@@ -646,7 +693,9 @@ pub fn token_attributions(
             });
         }
     }
-    found
+    // Row by row, each row's attributions together (stable: the encoder's before the n-grams').
+    found.sort_by_key(|t| t.row);
+    Ok(found)
 }
 
 /// Token attributions of a text read as tokens in order (`span` of the row `x`, the tokens
@@ -681,35 +730,69 @@ fn token_occlusion(
     }
     let out = BundleModel::new(bundle).predict(&batch, removed.len() + 2);
     let prediction = out[..outputs].to_vec();
+    let effects = removed
+        .iter()
+        .enumerate()
+        .map(|(k, &i)| {
+            let piece = pieces[i]
+                .clone()
+                .expect("only pieces of the text are removed");
+            let o = &out[(k + 2) * outputs..(k + 3) * outputs];
+            (
+                piece,
+                prediction.iter().zip(o).map(|(p, v)| p - v).collect(),
+            )
+        })
+        .collect();
+    piece_attribution(
+        row,
+        &feature.column,
+        TokenMethod::Removal,
+        text,
+        effects,
+        out[outputs..2 * outputs].to_vec(),
+        prediction,
+    )
+}
+
+/// The attribution of one text from each piece's (byte range's) effect per output, pieces in
+/// text order: the text as spans (pieces with their effect, the text between them without),
+/// and the pieces as terms, largest |effect| toward the last output first.
+pub(crate) fn piece_attribution(
+    row: usize,
+    column: &str,
+    method: TokenMethod,
+    text: &str,
+    effects: Vec<(std::ops::Range<usize>, Vec<f64>)>,
+    without_words: Vec<f64>,
+    prediction: Vec<f64>,
+) -> TokenAttribution {
     let mut spans = Vec::new();
     let mut at = 0;
-    for (k, &i) in removed.iter().enumerate() {
-        let piece = pieces[i]
-            .clone()
-            .expect("only pieces of the text are removed");
+    for (piece, effect) in effects {
         if piece.start < at || piece.end > text.len() {
             continue;
         }
         if piece.start > at {
             spans.push((text[at..piece.start].to_string(), None));
         }
-        let o = &out[(k + 2) * outputs..(k + 3) * outputs];
-        let effect: Vec<f64> = prediction.iter().zip(o).map(|(p, v)| p - v).collect();
         spans.push((text[piece.clone()].to_string(), Some(effect)));
         at = piece.end;
     }
     if at < text.len() {
         spans.push((text[at..].to_string(), None));
     }
+    let last = prediction.len().saturating_sub(1);
     let mut terms: Vec<(String, Vec<f64>)> = spans
         .iter()
         .filter_map(|(t, v)| v.as_ref().map(|v| (t.to_lowercase(), v.clone())))
         .collect();
-    terms.sort_by(|a, b| b.1[outputs - 1].abs().total_cmp(&a.1[outputs - 1].abs()));
+    terms.sort_by(|a, b| b.1[last].abs().total_cmp(&a.1[last].abs()));
     TokenAttribution {
         row,
-        column: feature.column.clone(),
-        without_words: out[outputs..2 * outputs].to_vec(),
+        column: column.to_string(),
+        method,
+        without_words,
         prediction,
         terms,
         spans,

@@ -13,6 +13,7 @@ pub mod atomic;
 pub mod bundle;
 pub mod config;
 pub mod continual;
+pub mod encoder_gradients;
 pub mod error;
 pub mod explain;
 pub mod images;
