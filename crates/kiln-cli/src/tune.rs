@@ -181,11 +181,12 @@ pub fn tune(args: TuneArgs, print: Print) -> Result<(), KilnError> {
         }
     }
     // Opening the study first creates it once, before workers race to.
-    drop(open_study(&storage, &study, &config)?);
+    let opened = open_study(&storage, &study, &config)?;
     if !args.enqueue.is_empty() {
-        let numbers = enqueue(&storage, &study, &config, &args.enqueue)?;
+        let numbers = enqueue(&opened, &config, &args.enqueue)?;
         eprintln!("enqueued trial(s) {numbers:?} in study '{study}'");
     }
+    drop(opened);
     let stop = stop_on_ctrl_c("starting no new trial; the study resumes where it stopped");
     let mut children = Vec::new();
     if !args.worker_only {

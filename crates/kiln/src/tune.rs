@@ -150,11 +150,7 @@ fn runtime() -> Result<tokio::runtime::Runtime, KilnError> {
 }
 
 /// Opens (or creates) the study; returns the storage, the runtime driving it and the study key.
-pub fn open_study(
-    storage: &str,
-    study: &str,
-    config: &Config,
-) -> Result<(tokio::runtime::Runtime, Storage, i64), KilnError> {
+pub fn open_study(storage: &str, study: &str, config: &Config) -> Result<OpenStudy, KilnError> {
     let rt = runtime()?;
     let store = rt.block_on(Storage::open(storage))?;
     let settings = serde_json::json!({ "config": config });
@@ -162,11 +158,14 @@ pub fn open_study(
     Ok((rt, store, id))
 }
 
+/// A study opened by [`open_study`]: the runtime its storage runs on, the storage, the
+/// study's id.
+pub type OpenStudy = (tokio::runtime::Runtime, Storage, i64);
+
 /// Adds trials with the given parameters (each checked against the search space) to the
-/// study, to be run before any sampled trial; returns their trial numbers.
+/// opened study, to be run before any sampled trial; returns their trial numbers.
 pub fn enqueue(
-    storage: &str,
-    study: &str,
+    (rt, store, id): &OpenStudy,
     config: &Config,
     trials: &[String],
 ) -> Result<Vec<i64>, KilnError> {
@@ -179,12 +178,11 @@ pub fn enqueue(
                 .map_err(|e| KilnError::Config(format!("--enqueue '{text}': {e}")))
         })
         .collect::<Result<_, _>>()?;
-    let (rt, store, id) = open_study(storage, study, config)?;
     fixed
         .iter()
         .map(|params| {
             let value = serde_json::to_value(params).unwrap_or_default();
-            Ok(rt.block_on(store.enqueue(id, &value))?)
+            Ok(rt.block_on(store.enqueue(*id, &value))?)
         })
         .collect()
 }
