@@ -161,10 +161,15 @@ pub fn explain(
     options: &ExplainOptions,
 ) -> Result<Explanation, KilnError> {
     let m = &bundle.manifest;
-    let sample = m.background.as_ref().ok_or_else(|| KilnError::Bundle {
-        path: m.data.source.clone(),
-        problem: "holds no background sample (made by an older Kiln); retrain it to explain it"
-            .into(),
+    if m.image().is_some() {
+        return Err(KilnError::Config(
+            "this model reads images: explain it on image files (a file or a folder of them), which get heat maps, rather than on a table of pixels".into(),
+        ));
+    }
+    let sample = m.background.as_ref().ok_or_else(|| {
+        KilnError::Config(
+            "this model holds no background sample (it was made by an older Kiln); retrain it to explain it".into(),
+        )
     })?;
     let encoded = m.preprocessor.transform(table)?;
     if let Some(&bad) = rows.iter().find(|&&r| r >= encoded.rows) {

@@ -526,9 +526,12 @@ impl Baseline {
         let m = &bundle.manifest;
         let data = m.profile.clone().ok_or_else(|| KilnError::Bundle {
             path: model.to_string(),
-            problem:
+            problem: if m.image().is_some() {
+                "reads images, and monitoring compares table columns with the training data's profile, which image models do not keep; image models are not monitored yet".into()
+            } else {
                 "holds no training profile (made by an older Kiln); train it again to monitor it"
-                    .into(),
+                    .into()
+            },
         })?;
         let regression = m.target.classes.is_empty();
         Ok(Self {
