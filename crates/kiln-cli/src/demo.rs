@@ -54,6 +54,27 @@ const PRETRAINED_CNN: (&str, &[u8]) = (
     include_bytes!("../../../datasets/pretrained/ch_ppocr_mobile_v2.0_cls_infer.onnx"),
 );
 
+/// `kiln train`'s arguments for `data` (and `target`), writing `NAME.kiln` and
+/// `NAME.report.html` in `out`, every other option at its default.
+fn train_args(data: PathBuf, target: Option<&str>, out: &Path, name: &str) -> TrainArgs {
+    TrainArgs {
+        data,
+        target: target.map(Into::into),
+        config: None,
+        out: Some(out.join(format!("{name}.kiln"))),
+        report: Some(out.join(format!("{name}.report.html"))),
+        seed: None,
+        task: None,
+        epochs: None,
+        allow_anomalies: false,
+        pretrained: None,
+        text_model: None,
+        finetune: false,
+        class_weight: None,
+        json: false,
+    }
+}
+
 /// Runs the demo in folder `out`.
 pub fn run(out: &Path, json: bool) -> Result<(), KilnError> {
     let write_err = |path: &Path, e: std::io::Error| KilnError::write(path, e);
@@ -91,22 +112,7 @@ pub fn run(out: &Path, json: bool) -> Result<(), KilnError> {
         print,
     )?;
     say("\n== 2. train: target 'diagnosis', no options (the data is validated first)");
-    let args = TrainArgs {
-        data: data.clone(),
-        target: Some("diagnosis".into()),
-        config: None,
-        out: Some(out.join("breast_cancer.kiln")),
-        report: Some(out.join("breast_cancer.report.html")),
-        seed: None,
-        task: None,
-        epochs: None,
-        allow_anomalies: false,
-        pretrained: None,
-        text_model: None,
-        finetune: false,
-        class_weight: None,
-        json: false,
-    };
+    let args = train_args(data.clone(), Some("diagnosis"), out, "breast_cancer");
     let trained = commands::train(args, print)?;
     say(&format!(
         "\n== 3. evaluate: the {n_holdout} held-back rows, which training never saw"
@@ -263,20 +269,8 @@ pub fn run(out: &Path, json: bool) -> Result<(), KilnError> {
     }
     let cnn = commands::train(
         TrainArgs {
-            data: images,
-            target: None,
-            config: None,
-            out: Some(out.join("fashion-mnist-small.kiln")),
-            report: Some(out.join("fashion-mnist-small.report.html")),
-            seed: None,
-            task: None,
             epochs: Some(4),
-            allow_anomalies: false,
-            pretrained: None,
-            text_model: None,
-            finetune: false,
-            class_weight: None,
-            json: false,
+            ..train_args(images, None, out, "fashion-mnist-small")
         },
         print,
     )?;
@@ -302,20 +296,8 @@ pub fn run(out: &Path, json: bool) -> Result<(), KilnError> {
     }
     let spam = commands::train(
         TrainArgs {
-            data: out.join("spam_train.jsonl.gz"),
-            target: Some("label".into()),
-            config: None,
-            out: Some(out.join("spam.kiln")),
-            report: Some(out.join("spam.report.html")),
-            seed: None,
-            task: None,
-            epochs: None,
-            allow_anomalies: false,
-            pretrained: None,
-            text_model: None,
-            finetune: false,
             class_weight: Some(commands::ClassWeightArg::Balanced),
-            json: false,
+            ..train_args(out.join("spam_train.jsonl.gz"), Some("label"), out, "spam")
         },
         print,
     )?;
@@ -345,20 +327,15 @@ pub fn run(out: &Path, json: bool) -> Result<(), KilnError> {
     );
     let gru = commands::train(
         TrainArgs {
-            data: out.join("spam_train.jsonl.gz"),
-            target: Some("label".into()),
-            config: None,
-            out: Some(out.join("spam-gru.kiln")),
-            report: Some(out.join("spam-gru.report.html")),
-            seed: None,
-            task: None,
             epochs: Some(4),
-            allow_anomalies: false,
-            pretrained: None,
             text_model: Some(commands::TextModelArg::Gru),
-            finetune: false,
             class_weight: Some(commands::ClassWeightArg::Balanced),
-            json: false,
+            ..train_args(
+                out.join("spam_train.jsonl.gz"),
+                Some("label"),
+                out,
+                "spam-gru",
+            )
         },
         print,
     )?;
@@ -371,20 +348,13 @@ pub fn run(out: &Path, json: bool) -> Result<(), KilnError> {
     kiln::atomic::write_atomic(&onnx, PRETRAINED_CNN.1).map_err(|e| write_err(&onnx, e))?;
     let transfer = commands::train(
         TrainArgs {
-            data: out.join("fashion-mnist-small"),
-            target: None,
-            config: None,
-            out: Some(out.join("fashion-mnist-transfer.kiln")),
-            report: Some(out.join("fashion-mnist-transfer.report.html")),
-            seed: None,
-            task: None,
-            epochs: None,
-            allow_anomalies: false,
             pretrained: Some(onnx),
-            text_model: None,
-            finetune: false,
-            class_weight: None,
-            json: false,
+            ..train_args(
+                out.join("fashion-mnist-small"),
+                None,
+                out,
+                "fashion-mnist-transfer",
+            )
         },
         print,
     )?;
