@@ -407,6 +407,19 @@ fn a_pretrained_onnx_network_turns_images_into_the_features_the_head_learns() {
     let o = kiln(&["predict", "clothes.kiln", "clothes/test/bag/000.png"], d);
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("cnn.onnx"));
+    // A path in the config file is checked (and kept absolute) as the flag's is.
+    std::fs::write(
+        d.join("p.toml"),
+        "[preprocess]\npretrained = \"gone.onnx\"\n",
+    )
+    .unwrap();
+    let o = kiln(&["train", "clothes", "--config", "p.toml"], d);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("preprocess.pretrained") && err.contains("gone.onnx"),
+        "{err}"
+    );
     // A folder (a text encoder's checkpoint) is no image network.
     let o = kiln(&["train", "clothes", "--pretrained", "clothes"], d);
     assert!(!o.status.success());
