@@ -180,16 +180,7 @@ pub fn train(args: TrainArgs, print: Print) -> Result<Trained, KilnError> {
     if let Some(path) = &args.pretrained {
         config.preprocess.pretrained = Some(path.display().to_string());
     }
-    if let Some(path) = &config.preprocess.pretrained {
-        // Stored absolute (from the flag or the config file), so the model finds its
-        // pretrained files from any working folder.
-        let absolute = Path::new(path).canonicalize().map_err(|e| {
-            KilnError::Config(format!(
-                "--pretrained (preprocess.pretrained) '{path}': {e}; give the checkpoint folder holding config.json, model.safetensors and tokenizer.json (text), or an .onnx image model (images)"
-            ))
-        })?;
-        config.preprocess.pretrained = Some(absolute.display().to_string());
-    }
+    config.resolve_pretrained().map_err(KilnError::Config)?;
     match (args.text_model, args.finetune) {
         (Some(m), true) if !matches!(m, TextModelArg::Finetune) => {
             return Err(KilnError::Config(

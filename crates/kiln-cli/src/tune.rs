@@ -131,6 +131,7 @@ fn config_of(args: &TuneArgs) -> Result<Config, KilnError> {
     if let Some(s) = args.seed {
         config.seed = s;
     }
+    config.resolve_pretrained().map_err(KilnError::Config)?;
     let tune = &mut config.tune;
     if let Some(n) = args.trials {
         tune.trials = n;

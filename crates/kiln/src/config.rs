@@ -86,6 +86,20 @@ impl Config {
         Self::from_toml(&text).map_err(|e| format!("'{}': {e}", path.display()))
     }
 
+    /// Makes the pretrained model's path (`preprocess.pretrained`) absolute, checking it
+    /// exists, so that a model trained with it finds it from any working folder.
+    pub fn resolve_pretrained(&mut self) -> Result<(), String> {
+        if let Some(path) = &self.preprocess.pretrained {
+            let absolute = Path::new(path).canonicalize().map_err(|e| {
+                format!(
+                    "--pretrained (preprocess.pretrained) '{path}': {e}; give the checkpoint folder holding config.json, model.safetensors and tokenizer.json (text), or an .onnx image model (images)"
+                )
+            })?;
+            self.preprocess.pretrained = Some(absolute.display().to_string());
+        }
+        Ok(())
+    }
+
     /// Parses TOML text and checks the values.
     pub fn from_toml(text: &str) -> Result<Self, String> {
         let config: Config =
