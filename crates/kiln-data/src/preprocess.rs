@@ -287,6 +287,15 @@ impl Preprocessor {
         Ok(())
     }
 
+    /// The network's inputs from the feature columns' encoded values (row after row): those
+    /// values, or the pretrained image network's features of them.
+    pub fn network_inputs(&self, columns: Vec<f32>) -> Result<Vec<f32>, DataError> {
+        match &self.backbone {
+            Some(backbone) => backbone.features(&columns),
+            None => Ok(columns),
+        }
+    }
+
     /// Transforms every row of `table`, matching columns by name in any order.
     pub fn transform(&self, table: &Table) -> Result<Encoded, DataError> {
         let by_name: HashMap<&str, &Column> =
@@ -333,14 +342,10 @@ impl Preprocessor {
             .filter(|c| !used.contains(c.name.as_str()))
             .map(|c| c.name.clone())
             .collect();
-        let (values, width) = match &self.backbone {
-            Some(b) => (b.features(&values)?, b.width()),
-            None => (values, width),
-        };
         Ok(Encoded {
-            values,
+            values: self.network_inputs(values)?,
             rows,
-            width,
+            width: self.width(),
             ignored_columns,
             unseen_levels,
         })

@@ -124,27 +124,38 @@ pub fn explain_images(
 /// class's probability for the image and for a black image.
 type Predicted = (String, Vec<f32>, (usize, f64, f64));
 
-/// Predicts each file, keeping the pixels the model read.
+/// Predicts each file (all in one batch, with a black image), keeping the pixels the model
+/// read.
 fn predict_images_in(bundle: &Bundle, files: &[PathBuf]) -> Result<Vec<Predicted>, KilnError> {
     let m = &bundle.manifest;
     let shape = m.image().expect("checked by the caller");
-    let black = predict_pixels(bundle, &vec![0.0; shape.len()])?;
-    let mut out = Vec::with_capacity(files.len());
+    let mut images = Vec::with_capacity(files.len());
     for file in files {
         let pixels: Vec<f32> =
             kiln_data::decode_image(file, shape.channels, shape.height, shape.width)?
                 .into_iter()
                 .map(f32::from)
                 .collect();
-        let probs = predict_pixels(bundle, &pixels)?;
-        let class = kiln_train::metrics::argmax(&probs);
-        out.push((
-            file.display().to_string(),
-            pixels,
-            (class, f64::from(probs[class]), f64::from(black[class])),
-        ));
+        images.push(pixels);
     }
-    Ok(out)
+    let mut batch = vec![0.0; shape.len()];
+    batch.extend(images.iter().flatten());
+    let probs = predict_pixels(bundle, &batch)?;
+    let classes = probs.len() / (files.len() + 1);
+    let black = &probs[..classes];
+    Ok(files
+        .iter()
+        .zip(images)
+        .zip(probs[classes..].chunks(classes))
+        .map(|((file, pixels), probs)| {
+            let class = kiln_train::metrics::argmax(probs);
+            (
+                file.display().to_string(),
+                pixels,
+                (class, f64::from(probs[class]), f64::from(black[class])),
+            )
+        })
+        .collect())
 }
 
 /// The model's class probabilities for images (pixel rows, image after image), through the
@@ -153,10 +164,7 @@ fn predict_pixels(bundle: &Bundle, pixels: &[f32]) -> Result<Vec<f32>, KilnError
     let m = &bundle.manifest;
     let per_image = m.image().map_or(pixels.len(), |s| s.len()).max(1);
     let rows = pixels.len() / per_image;
-    let inputs = match &m.preprocessor.backbone {
-        Some(backbone) => std::borrow::Cow::Owned(backbone.features(pixels)?),
-        None => std::borrow::Cow::Borrowed(pixels),
-    };
+    let inputs = m.preprocessor.network_inputs(pixels.to_vec())?;
     Ok(kiln_train::predict(
         &bundle.model,
         kiln_train::Matrix::new(&inputs, rows, inputs.len() / rows.max(1)),
