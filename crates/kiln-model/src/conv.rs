@@ -3,13 +3,12 @@
 //! output layer. Inputs arrive as rows of `channels × height × width` values (channel-major, as
 //! an image tensor is laid out), so images travel through Kiln as any other rows do.
 
+use crate::kernels::{conv2d, max_pool_2x2};
 use crate::tabular::uniform;
 use burn::nn::conv::Conv2d;
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, PaddingConfig2d};
 use burn::prelude::*;
 use burn::tensor::activation::relu;
-use burn::tensor::module::max_pool2d;
-use burn::tensor::ops::MaxPoolOptions;
 use rand::RngCore;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -191,7 +190,12 @@ impl ConvBlock {
     }
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        relu(self.norm.forward(self.conv.forward(x)))
+        relu(self.norm.forward(self.convolve(x)))
+    }
+
+    /// The padded 3×3 convolution, through Kiln's convolution kernel.
+    fn convolve(&self, x: Tensor<4>) -> Tensor<4> {
+        conv2d(x, self.conv.weight.val(), None, [1, 1])
     }
 }
 
@@ -213,7 +217,7 @@ impl ResidualBlock {
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let y = self.first.forward(x.clone());
-        relu(x + self.second.norm.forward(self.second.conv.forward(y)))
+        relu(x + self.second.norm.forward(self.second.convolve(y)))
     }
 }
 
@@ -256,7 +260,7 @@ impl ConvNet {
             for block in residuals.by_ref().take(self.residual_blocks) {
                 x = block.forward(x);
             }
-            x = max_pool2d(x, MaxPoolOptions::new([2, 2]).with_stride([2, 2]));
+            x = max_pool_2x2(x);
         }
         let features = x.dims()[1..].iter().product::<usize>();
         let mut x: Tensor<2> = x.reshape([batch, features]);

@@ -4,6 +4,7 @@
 //! tokens, a recurrent network or a fine-tuned pretrained encoder under the same MLP head.
 
 pub mod conv;
+pub mod kernels;
 pub mod network;
 pub mod sequence;
 pub mod tabular;
