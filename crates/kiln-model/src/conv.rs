@@ -3,7 +3,7 @@
 //! output layer. Inputs arrive as rows of `channels × height × width` values (channel-major, as
 //! an image tensor is laid out), so images travel through Kiln as any other rows do.
 
-use crate::kernels::{conv2d, max_pool_2x2};
+use crate::kernels::{batch_norm_relu, conv2d, max_pool_2x2};
 use crate::tabular::uniform;
 use burn::nn::conv::Conv2d;
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, PaddingConfig2d};
@@ -190,7 +190,7 @@ impl ConvBlock {
     }
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        relu(self.norm.forward(self.convolve(x)))
+        batch_norm_relu(&self.norm, self.convolve(x))
     }
 
     /// The padded 3×3 convolution, through Kiln's convolution kernel.

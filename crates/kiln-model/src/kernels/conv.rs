@@ -5,7 +5,7 @@
 //! col2im per image and the weight gradient one GEMM per image summed per thread.
 
 use super::matmul::{View, matmul};
-use super::{Tracked, values};
+use super::{Tracked, par_filled, values};
 use burn::prelude::*;
 use burn::tensor::module;
 use burn::tensor::ops::ConvOptions;
@@ -206,21 +206,24 @@ fn forward(x: &FlexTensor, weight: &FlexTensor, g: Geometry) -> FlexTensor {
     let (x, weight) = (x.to_contiguous(), weight.to_contiguous());
     let (pixels, weights) = (values(&x), values(&weight));
     let weights = View::new(weights, g.outputs, g.taps());
-    let mut out = vec![0f32; g.batch * g.output_len()];
-    out.par_chunks_mut(g.output_len())
-        .enumerate()
-        .for_each_init(
-            || vec![0f32; g.taps() * g.positions()],
-            |cols, (b, out)| {
-                im2col(
-                    &g,
-                    &pixels[b * g.image_len()..(b + 1) * g.image_len()],
-                    cols,
-                );
-                let cols = View::new(cols, g.taps(), g.positions());
-                matmul(out, weights, cols, false);
-            },
-        );
+    let out = par_filled(
+        g.batch * g.output_len(),
+        g.output_len(),
+        || vec![0f32; g.taps() * g.positions()],
+        |cols, b, out| {
+            im2col(
+                &g,
+                &pixels[b * g.image_len()..(b + 1) * g.image_len()],
+                cols,
+            );
+            matmul(
+                out,
+                weights,
+                View::new(cols, g.taps(), g.positions()),
+                false,
+            );
+        },
+    );
     let shape = [g.batch, g.outputs, g.out_h, g.out_w];
     FlexTensor::from_data(TensorData::new(out, shape))
 }
@@ -264,23 +267,17 @@ fn weight_grad(x: &FlexTensor, grad: &[f32], g: Geometry) -> FlexTensor {
 fn input_grad(weight: &FlexTensor, grad: &[f32], g: Geometry) -> FlexTensor {
     let weight = weight.to_contiguous();
     let weights_t = View::new(values(&weight), g.outputs, g.taps()).t();
-    let mut input = vec![0f32; g.batch * g.image_len()];
-    input
-        .par_chunks_mut(g.image_len())
-        .enumerate()
-        .for_each_init(
-            || vec![0f32; g.taps() * g.positions()],
-            |cols, (b, image)| {
-                let grad = &grad[b * g.output_len()..(b + 1) * g.output_len()];
-                matmul(
-                    cols,
-                    weights_t,
-                    View::new(grad, g.outputs, g.positions()),
-                    false,
-                );
-                col2im(&g, cols, image);
-            },
-        );
+    let input = par_filled(
+        g.batch * g.image_len(),
+        g.image_len(),
+        || vec![0f32; g.taps() * g.positions()],
+        |cols, b, image| {
+            let grad = &grad[b * g.output_len()..(b + 1) * g.output_len()];
+            let grad = View::new(grad, g.outputs, g.positions());
+            matmul(cols, weights_t, grad, false);
+            col2im(&g, cols, image);
+        },
+    );
     let shape = [g.batch, g.inputs, g.height, g.width];
     FlexTensor::from_data(TensorData::new(input, shape))
 }

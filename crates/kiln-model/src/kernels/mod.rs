@@ -4,9 +4,11 @@
 
 mod conv;
 mod matmul;
+mod norm;
 mod pool;
 
 pub use conv::conv2d;
+pub use norm::batch_norm_relu;
 pub use pool::max_pool_2x2;
 
 use burn::tensor::{BackendPrimitive, Float};
@@ -26,4 +28,31 @@ fn values(t: &FlexTensor) -> &[f32] {
 fn dims4(t: &FlexTensor) -> [usize; 4] {
     let shape = t.layout().shape();
     [shape[0], shape[1], shape[2], shape[3]]
+}
+
+/// A vector of `len` values made in parallel, `chunk` values at a time: `fill(scratch, i,
+/// values)` writes the `i`-th chunk, handed over zeroed, with a per-thread `scratch` made by
+/// `init`. Each chunk is zeroed by its worker just before it is written, while it is in cache,
+/// instead of the whole vector up front on one thread as `vec![0.0; len]` does.
+fn par_filled<S, I, F>(len: usize, chunk: usize, init: I, fill: F) -> Vec<f32>
+where
+    I: Fn() -> S + Sync + Send,
+    F: Fn(&mut S, usize, &mut [f32]) + Sync + Send,
+{
+    use rayon::prelude::*;
+    use std::mem::MaybeUninit;
+    let mut values = Vec::with_capacity(len);
+    values.spare_capacity_mut()[..len]
+        .par_chunks_mut(chunk.max(1))
+        .enumerate()
+        .for_each_init(init, |scratch, (i, part)| {
+            part.fill(MaybeUninit::new(0.0));
+            // SAFETY: every element of `part` was initialised on the line above, and
+            // `MaybeUninit<f32>` has the layout of `f32`.
+            let part = unsafe { &mut *(part as *mut [MaybeUninit<f32>] as *mut [f32]) };
+            fill(scratch, i, part);
+        });
+    // SAFETY: the chunks cover the first `len` elements, and each was initialised above.
+    unsafe { values.set_len(len) };
+    values
 }

@@ -1,9 +1,9 @@
 //! 2×2 max pooling: burn-flex's generic pooling gathers and scatters through 64-bit window
-//! indices and a zeroed gradient buffer, which took a quarter of the CNN's training time. Here
-//! the forward pass keeps which of the four pixels won (one byte per output) and the backward
-//! pass writes every input gradient exactly once, both in parallel over image planes.
+//! indices, which took a quarter of the CNN's training time. Here the forward pass keeps no
+//! indices and the backward pass finds each window's winner again from the input and output,
+//! both in parallel over image planes.
 
-use super::{Tracked, values};
+use super::{Tracked, dims4, par_filled, values};
 use burn::prelude::*;
 use burn::tensor::module::max_pool2d;
 use burn::tensor::ops::MaxPoolOptions;
@@ -14,8 +14,6 @@ use burn_autodiff::checkpoint::strategy::NoCheckpointing;
 use burn_autodiff::grads::Gradients;
 use burn_autodiff::ops::{Backward, Ops, OpsKind};
 use burn_flex::{Flex, FlexTensor};
-use rayon::prelude::*;
-use std::sync::Arc;
 
 /// 2×2 max pooling with stride 2 (a trailing odd row or column is dropped, as burn's and
 /// PyTorch's floor mode do).
@@ -26,18 +24,18 @@ pub fn max_pool_2x2(x: Tensor<4>) -> Tensor<4> {
             return Tensor::from_primitive::<Autodiff<Flex>>(pool_tracked(tracked));
         }
         if let Ok(plain) = x.clone().try_into_primitive::<Flex>() {
-            return Tensor::from_primitive::<Flex>(pool_forward(&plain).0);
+            return Tensor::from_primitive::<Flex>(pool_forward(&plain));
         }
     }
     max_pool2d(x, MaxPoolOptions::new([2, 2]).with_stride([2, 2]))
 }
 
-/// What the backward pass of a 2×2 max pool needs: the input's shape and, per output, which
-/// pixel of its window won (0-3, row-major).
+/// What the backward pass of a 2×2 max pool needs: its input and output (shared, not copied),
+/// from which it finds each window's winner again.
 #[derive(Debug, Clone)]
 struct PoolState {
-    input: [usize; 4],
-    winners: Arc<Vec<u8>>,
+    x: FlexTensor,
+    pooled: FlexTensor,
 }
 
 #[derive(Debug)]
@@ -56,86 +54,88 @@ impl Backward<Flex, 1> for MaxPool2x2 {
 }
 
 fn pool_tracked(x: Tracked) -> Tracked {
-    let (primitive, guard) = x.into_parts();
+    let (x, guard) = x.into_parts();
     match MaxPool2x2
         .prepare::<NoCheckpointing>([guard])
         .compute_bound()
         .stateful()
     {
         OpsKind::Tracked(prep) => {
-            let (output, state) = pool_forward(&primitive);
-            prep.finish(state, output)
+            let pooled = pool_forward(&x);
+            let state = PoolState {
+                x,
+                pooled: pooled.clone(),
+            };
+            prep.finish(state, pooled)
         }
-        OpsKind::UnTracked(prep) => prep.finish(pool_forward(&primitive).0),
+        OpsKind::UnTracked(prep) => prep.finish(pool_forward(&x)),
     }
 }
 
-/// The pooled images and, for each output, the winning pixel of its window.
-fn pool_forward(x: &FlexTensor) -> (FlexTensor, PoolState) {
-    let input = super::dims4(x);
-    let [b, c, h, w] = input;
+/// The pooled images: each output is the largest of its window's four pixels.
+fn pool_forward(x: &FlexTensor) -> FlexTensor {
+    let [b, c, h, w] = dims4(x);
     let (ho, wo) = (h / 2, w / 2);
     let x = x.to_contiguous();
     let pixels = values(&x);
-    let mut out = vec![0f32; b * c * ho * wo];
-    let mut winners = vec![0u8; out.len()];
-    out.par_chunks_mut(ho * wo)
-        .zip(winners.par_chunks_mut(ho * wo))
-        .enumerate()
-        .for_each(|(plane, (out, winners))| {
+    let out = par_filled(
+        b * c * ho * wo,
+        ho * wo,
+        || (),
+        |_, plane, out| {
             let src = &pixels[plane * h * w..(plane + 1) * h * w];
-            let rows = src.chunks_exact(2 * w).zip(out.chunks_exact_mut(wo));
-            for ((pair, out), winners) in rows.zip(winners.chunks_exact_mut(wo)) {
+            for (pair, out) in src.chunks_exact(2 * w).zip(out.chunks_exact_mut(wo)) {
                 let (top, bottom) = pair.split_at(w);
-                for j in 0..wo {
-                    let window = [top[2 * j], top[2 * j + 1], bottom[2 * j], bottom[2 * j + 1]];
-                    let mut best = 0;
-                    for (k, &v) in window.iter().enumerate().skip(1) {
-                        if v > window[best] || (v.is_nan() && !window[best].is_nan()) {
-                            best = k;
-                        }
-                    }
-                    out[j] = window[best];
-                    winners[j] = best as u8;
+                for (j, out) in out.iter_mut().enumerate() {
+                    let upper = top[2 * j].max(top[2 * j + 1]);
+                    let lower = bottom[2 * j].max(bottom[2 * j + 1]);
+                    *out = upper.max(lower);
                 }
             }
-        });
-    let output = FlexTensor::from_data(TensorData::new(out, [b, c, ho, wo]));
-    let state = PoolState {
-        input,
-        winners: Arc::new(winners),
-    };
-    (output, state)
+        },
+    );
+    FlexTensor::from_data(TensorData::new(out, [b, c, ho, wo]))
 }
 
-/// The gradient of the pool's input: each output's gradient goes to its window's winner, zero
-/// to the other three pixels and to a dropped odd row or column.
+/// The gradient of the pool's input: each output's gradient goes to the first pixel of its
+/// window (row-major) that equals the output, zero to the others and to a dropped odd row or
+/// column.
 fn pool_backward(grad: &FlexTensor, state: &PoolState) -> FlexTensor {
-    let grad = grad.to_contiguous();
-    let [b, c, h, w] = state.input;
+    let [b, c, h, w] = dims4(&state.x);
     let (ho, wo) = (h / 2, w / 2);
-    let grads = values(&grad);
-    let winners = &state.winners;
-    let mut input_grad = vec![0f32; b * c * h * w];
-    input_grad
-        .par_chunks_mut(h * w)
-        .enumerate()
-        .for_each(|(plane, dst)| {
-            let g = &grads[plane * ho * wo..(plane + 1) * ho * wo];
-            let won = &winners[plane * ho * wo..(plane + 1) * ho * wo];
-            let rows = dst.chunks_exact_mut(2 * w).zip(g.chunks_exact(wo));
-            for ((pair, g), won) in rows.zip(won.chunks_exact(wo)) {
-                let (top, bottom) = pair.split_at_mut(w);
+    let (grad, x, pooled) = (
+        grad.to_contiguous(),
+        state.x.to_contiguous(),
+        state.pooled.to_contiguous(),
+    );
+    let (grads, pixels, pooled) = (values(&grad), values(&x), values(&pooled));
+    let input_grad = par_filled(
+        b * c * h * w,
+        h * w,
+        || (),
+        |_, plane, dst| {
+            let src = &pixels[plane * h * w..(plane + 1) * h * w];
+            let outputs = plane * ho * wo..(plane + 1) * ho * wo;
+            let (g, best) = (&grads[outputs.clone()], &pooled[outputs]);
+            let rows = src.chunks_exact(2 * w).zip(dst.chunks_exact_mut(2 * w));
+            for ((src, dst), (g, best)) in rows.zip(g.chunks_exact(wo).zip(best.chunks_exact(wo))) {
+                let (top, bottom) = src.split_at(w);
+                let (top_grad, bottom_grad) = dst.split_at_mut(w);
                 for j in 0..wo {
-                    let (g, k) = (g[j], won[j]);
-                    let pick = |winner: u8| if k == winner { g } else { 0.0 };
-                    top[2 * j] = pick(0);
-                    top[2 * j + 1] = pick(1);
-                    bottom[2 * j] = pick(2);
-                    bottom[2 * j + 1] = pick(3);
+                    let (g, best) = (g[j], best[j]);
+                    if top[2 * j] == best {
+                        top_grad[2 * j] = g;
+                    } else if top[2 * j + 1] == best {
+                        top_grad[2 * j + 1] = g;
+                    } else if bottom[2 * j] == best {
+                        bottom_grad[2 * j] = g;
+                    } else {
+                        bottom_grad[2 * j + 1] = g;
+                    }
                 }
             }
-        });
+        },
+    );
     FlexTensor::from_data(TensorData::new(input_grad, [b, c, h, w]))
 }
 
