@@ -26,11 +26,8 @@ pub fn conv2d(
     bias: Option<Tensor<1>>,
     padding: [usize; 2],
 ) -> Tensor<4> {
-    let out = match Geometry::of(&x, &weight, padding) {
-        Some(geometry) => fast(x, weight, geometry),
-        None => Err((x, weight)),
-    };
-    let out = out.unwrap_or_else(|(x, weight)| {
+    let fast = Geometry::of(&x, &weight, padding).and_then(|g| fast(&x, &weight, g));
+    let out = fast.unwrap_or_else(|| {
         let options = ConvOptions::new([1, 1], padding, [1, 1], 1);
         module::conv2d(x, weight, None, options)
     });
@@ -43,20 +40,14 @@ pub fn conv2d(
     }
 }
 
-/// Runs the convolution with Kiln's kernels when both tensors live on flex (tracked or not),
-/// or hands them back.
-#[allow(clippy::result_large_err)]
-fn fast(
-    x: Tensor<4>,
-    weight: Tensor<4>,
-    geometry: Geometry,
-) -> Result<Tensor<4>, (Tensor<4>, Tensor<4>)> {
+/// Runs the convolution with Kiln's kernels when both tensors live on flex (tracked or not).
+fn fast(x: &Tensor<4>, weight: &Tensor<4>, geometry: Geometry) -> Option<Tensor<4>> {
     let tracked = (
         x.clone().try_into_primitive::<Autodiff<Flex>>(),
         weight.clone().try_into_primitive::<Autodiff<Flex>>(),
     );
     if let (Ok(x), Ok(weight)) = tracked {
-        return Ok(Tensor::from_primitive::<Autodiff<Flex>>(conv_tracked(
+        return Some(Tensor::from_primitive::<Autodiff<Flex>>(conv_tracked(
             x, weight, geometry,
         )));
     }
@@ -65,11 +56,11 @@ fn fast(
         weight.clone().try_into_primitive::<Flex>(),
     );
     if let (Ok(x), Ok(weight)) = plain {
-        return Ok(Tensor::from_primitive::<Flex>(forward(
+        return Some(Tensor::from_primitive::<Flex>(forward(
             &x, &weight, geometry,
         )));
     }
-    Err((x, weight))
+    None
 }
 
 /// The sizes of one convolution.

@@ -24,15 +24,15 @@ use std::sync::Arc;
 pub fn batch_norm_relu(norm: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
     let training = x.device().is_autodiff() && norm.training.is_enabled();
     let fused = if training {
-        train(norm, x)
+        train(norm, &x)
     } else {
-        infer(norm, x)
+        infer(norm, &x)
     };
-    fused.unwrap_or_else(|x| relu(norm.forward(x)))
+    fused.unwrap_or_else(|| relu(norm.forward(x)))
 }
 
-/// Training mode through the fused kernel, or the input handed back.
-fn train(norm: &BatchNorm, x: Tensor<4>) -> Result<Tensor<4>, Tensor<4>> {
+/// Training mode through the fused kernel, when the tensors live on flex under autodiff.
+fn train(norm: &BatchNorm, x: &Tensor<4>) -> Option<Tensor<4>> {
     let (gamma, beta) = (norm.gamma.val(), norm.beta.val());
     let f32s = [x.dtype(), gamma.dtype(), beta.dtype()] == [DType::F32; 3];
     let tracked = (
@@ -41,12 +41,14 @@ fn train(norm: &BatchNorm, x: Tensor<4>) -> Result<Tensor<4>, Tensor<4>> {
         beta.try_into_primitive::<Autodiff<Flex>>(),
     );
     let (Ok(tracked_x), Ok(gamma), Ok(beta), true) = (tracked.0, tracked.1, tracked.2, f32s) else {
-        return Err(x);
+        return None;
     };
     let device = x.device();
     let (output, mean, variance) = norm_tracked(tracked_x, gamma, beta, norm.epsilon);
-    let statistic =
-        |v: Vec<f32>| Tensor::<1>::from_data(TensorData::new(v.clone(), [v.len()]), &device);
+    let statistic = |v: Vec<f32>| {
+        let len = v.len();
+        Tensor::<1>::from_data(TensorData::new(v, [len]), &device)
+    };
     let momentum = norm.momentum;
     let update = |state: &burn::module::RunningState<Tensor<1>>, batch: Vec<f32>| {
         let running = state.value_sync().to_device(&device);
@@ -60,18 +62,16 @@ fn train(norm: &BatchNorm, x: Tensor<4>) -> Result<Tensor<4>, Tensor<4>> {
     };
     update(&norm.running_mean, mean);
     update(&norm.running_var, variance);
-    Ok(Tensor::from_primitive::<Autodiff<Flex>>(output))
+    Some(Tensor::from_primitive::<Autodiff<Flex>>(output))
 }
 
-/// Inference mode (running averages) as one pass on flex without autodiff, or the input
-/// handed back.
-fn infer(norm: &BatchNorm, x: Tensor<4>) -> Result<Tensor<4>, Tensor<4>> {
+/// Inference mode (running averages) as one pass, when the tensor lives on flex without
+/// autodiff.
+fn infer(norm: &BatchNorm, x: &Tensor<4>) -> Option<Tensor<4>> {
     if x.dtype() != DType::F32 {
-        return Err(x);
+        return None;
     }
-    let Ok(plain) = x.clone().try_into_primitive::<Flex>() else {
-        return Err(x);
-    };
+    let plain = x.clone().try_into_primitive::<Flex>().ok()?;
     let device = x.device();
     let mean = norm.running_mean.value_sync().to_device(&device);
     let variance = norm.running_var.value_sync().to_device(&device);
@@ -84,10 +84,10 @@ fn infer(norm: &BatchNorm, x: Tensor<4>) -> Result<Tensor<4>, Tensor<4>> {
         scale.into_data().convert::<f32>().try_into_vec::<f32>(),
         shift.into_data().convert::<f32>().try_into_vec::<f32>(),
     ) else {
-        return Err(x);
+        return None;
     };
     let output = affine_relu(&plain, &scale, &shift);
-    Ok(Tensor::from_primitive::<Flex>(output))
+    Some(Tensor::from_primitive::<Flex>(output))
 }
 
 /// `relu(x * scale[c] + shift[c])` for every pixel of channel `c`.
@@ -294,7 +294,7 @@ mod tests {
         let x = images(&device).require_grad();
         let y = if ours {
             // The fused kernel itself, not a fallback.
-            train(&norm, x.clone()).expect("the training kernel takes flex autodiff tensors")
+            train(&norm, &x).expect("the training kernel takes flex autodiff tensors")
         } else {
             relu(norm.forward(x.clone()))
         };
@@ -311,7 +311,7 @@ mod tests {
         let inference = norm.valid();
         let x = images(&Device::flex());
         let y = if ours {
-            infer(&inference, x).expect("the inference kernel takes flex tensors")
+            infer(&inference, &x).expect("the inference kernel takes flex tensors")
         } else {
             relu(inference.forward(x))
         };
