@@ -71,6 +71,7 @@ fn train_args(data: PathBuf, target: Option<&str>, out: &Path, name: &str) -> Tr
         text_model: None,
         finetune: false,
         class_weight: None,
+        preset: None,
         json: false,
     }
 }

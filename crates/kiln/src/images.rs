@@ -28,9 +28,6 @@ use std::time::Instant;
 const LABEL: &str = "label";
 /// Images per mini-batch unless the config says otherwise.
 const IMAGE_BATCH: usize = 128;
-/// Passes over the training images unless the config says otherwise: on Fashion-MNIST's
-/// 50,400 training images, the default network's 15 epochs take about 13 minutes on 2 cores.
-const IMAGE_EPOCHS: usize = 15;
 
 /// The input column names of images with `len` values: `pixel1` … `pixel{len}`.
 pub fn pixel_columns(len: usize) -> Vec<String> {
@@ -210,7 +207,7 @@ pub fn train_on_images(
     } else {
         Body::Conv {
             image: shape,
-            shape: config.image.clone(),
+            shape: config.preset.image_shape(&config.image),
             scale: pixel_scale(&train_x),
         }
     };
@@ -229,7 +226,7 @@ pub fn train_on_images(
             options.batch_size = IMAGE_BATCH;
         }
         if options.epochs == 0 {
-            options.epochs = IMAGE_EPOCHS;
+            options.epochs = config.preset.image_epochs();
         }
     }
     let train_device = config.train.device.device().map_err(KilnError::Config)?;
