@@ -102,8 +102,8 @@ pub struct TrainArgs {
     #[arg(long, value_enum)]
     pub class_weight: Option<ClassWeightArg>,
     /// Named defaults for what the config leaves unset: `best` trains images with a deeper
-    /// network for more epochs (about four times as long, more accurate); tables and text
-    /// train as with `default` [default: default].
+    /// network (two convolutions per stage; about 1.4 times as long, more accurate); tables
+    /// and text train as with `default` [default: default].
     #[arg(long, value_enum)]
     pub preset: Option<PresetArg>,
     /// Print the results as JSON on stdout.

@@ -68,7 +68,7 @@ pub struct ConvShape {
 impl Default for ConvShape {
     fn default() -> Self {
         Self {
-            stages: vec![32, 64],
+            stages: vec![32, 64, 128],
             convs_per_stage: 1,
             residual_blocks: 0,
             hidden: 128,
@@ -107,6 +107,25 @@ impl ConvShape {
             ));
         }
         Ok(())
+    }
+
+    /// This shape with trailing stages dropped (one is always kept) until images of size
+    /// `image` survive every pooling, and a note saying so when any were.
+    pub fn fitted_to(&self, image: &ImageShape) -> (Self, Option<String>) {
+        let mut shape = self.clone();
+        while shape.stages.len() > 1 && shape.fits(image).is_err() {
+            shape.stages.pop();
+        }
+        let note = (shape.stages.len() < self.stages.len()).then(|| {
+            format!(
+                "image.stages: {} of the {} stages kept, as {}×{} images allow only that many 2×2 poolings",
+                shape.stages.len(),
+                self.stages.len(),
+                image.height,
+                image.width
+            )
+        });
+        (shape, note)
     }
 
     /// Values per image after the last stage.
@@ -299,4 +318,29 @@ pub(crate) fn dropout<const D: usize>(
         .collect();
     let mask = Tensor::<D>::from_data(TensorData::new(mask, dims), &x.device());
     x * mask
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stages_that_small_images_cannot_pool_through_are_dropped_with_a_note() {
+        let shape = ConvShape::default();
+        let image = |side| ImageShape {
+            channels: 1,
+            height: side,
+            width: side,
+        };
+        let (kept, note) = shape.fitted_to(&image(28));
+        assert_eq!((kept, note), (shape.clone(), None));
+        let (kept, note) = shape.fitted_to(&image(5));
+        assert_eq!(kept.stages, vec![32, 64]);
+        assert!(note.unwrap().contains("2 of the 3 stages kept"));
+        assert!(kept.fits(&image(5)).is_ok());
+        // One stage always stays; the network then reports that it does not fit.
+        let (kept, _) = shape.fitted_to(&image(1));
+        assert_eq!(kept.stages, vec![32]);
+        assert!(kept.fits(&image(1)).is_err());
+    }
 }

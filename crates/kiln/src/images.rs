@@ -205,9 +205,11 @@ pub fn train_on_images(
     let body = if backbone.is_some() {
         Body::Tabular(config.model.clone())
     } else {
+        let (conv, note) = config.preset.image_shape(&config.image).fitted_to(&shape);
+        notes.extend(note);
         Body::Conv {
             image: shape,
-            shape: config.preset.image_shape(&config.image),
+            shape: conv,
             scale: pixel_scale(&train_x),
         }
     };
