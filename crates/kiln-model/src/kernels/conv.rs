@@ -6,7 +6,7 @@
 //! summed per thread.
 
 use super::matmul::{View, matmul};
-use super::{Tracked, par_filled, values};
+use super::{Tracked, channel_sum, par_filled, values};
 use burn::prelude::*;
 use burn::tensor::module;
 use burn::tensor::ops::ConvOptions;
@@ -306,15 +306,7 @@ fn input_grad(weight: &FlexTensor, grad: &[f32], g: Geometry) -> FlexTensor {
 fn bias_grad(grad: &[f32], g: Geometry) -> FlexTensor {
     let sums: Vec<f32> = (0..g.outputs)
         .into_par_iter()
-        .map(|channel| {
-            let planes = grad
-                .chunks_exact(g.positions())
-                .skip(channel)
-                .step_by(g.outputs);
-            planes
-                .map(|p| f64::from(p.iter().sum::<f32>()))
-                .sum::<f64>() as f32
-        })
+        .map(|channel| channel_sum(grad, channel, g.outputs, g.positions()) as f32)
         .collect();
     FlexTensor::from_data(TensorData::new(sums, [g.outputs]))
 }

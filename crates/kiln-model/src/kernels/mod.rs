@@ -30,6 +30,24 @@ fn dims4(t: &FlexTensor) -> [usize; 4] {
     [shape[0], shape[1], shape[2], shape[3]]
 }
 
+/// The planes of channel `c` across a batch laid out `[batch, channels, plane]`.
+fn channel_planes(
+    data: &[f32],
+    c: usize,
+    channels: usize,
+    plane: usize,
+) -> impl Iterator<Item = &[f32]> {
+    data.chunks_exact(plane).skip(c).step_by(channels)
+}
+
+/// The sum of channel `c`'s values across a batch laid out `[batch, channels, plane]`
+/// (each plane summed in f32, the planes in f64).
+fn channel_sum(data: &[f32], c: usize, channels: usize, plane: usize) -> f64 {
+    channel_planes(data, c, channels, plane)
+        .map(|p| f64::from(p.iter().sum::<f32>()))
+        .sum()
+}
+
 /// A vector of `len` values made in parallel, `chunk` values at a time: `fill(scratch, i,
 /// values)` writes the `i`-th chunk, handed over zeroed, with a per-thread `scratch` made by
 /// `init`. Each chunk is zeroed by its worker just before it is written, while it is in cache,

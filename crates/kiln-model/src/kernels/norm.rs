@@ -4,7 +4,7 @@
 //! twice for each channel's statistics and once to write the output, and the backward pass
 //! reads it twice, in parallel over channels and then over image planes.
 
-use super::{Tracked, dims4, par_filled, values};
+use super::{Tracked, channel_planes, channel_sum, dims4, par_filled, values};
 use burn::nn::BatchNorm;
 use burn::prelude::*;
 use burn::tensor::activation::relu;
@@ -108,16 +108,6 @@ fn affine_relu(x: &FlexTensor, scale: &[f32], shift: &[f32]) -> FlexTensor {
         },
     );
     FlexTensor::from_data(TensorData::new(out, [b, c, h, w]))
-}
-
-/// Each channel's planes: the value ranges of channel `c` across the batch.
-fn channel_planes(
-    data: &[f32],
-    c: usize,
-    channels: usize,
-    plane: usize,
-) -> impl Iterator<Item = &[f32]> {
-    data.chunks_exact(plane).skip(c).step_by(channels)
 }
 
 /// What the backward pass needs: the input and output (shared, not copied), each channel's
@@ -228,9 +218,7 @@ fn norm_tracked(
     let stats: Vec<(f32, f32)> = (0..c)
         .into_par_iter()
         .map(|ch| {
-            let sum: f64 = channel_planes(pixels, ch, c, plane)
-                .map(|p| f64::from(p.iter().sum::<f32>()))
-                .sum();
+            let sum = channel_sum(pixels, ch, c, plane);
             let mean = (sum / count) as f32;
             let squares: f64 = channel_planes(pixels, ch, c, plane)
                 .map(|p| f64::from(p.iter().map(|&v| (v - mean) * (v - mean)).sum::<f32>()))
