@@ -13,10 +13,8 @@ mod tune;
 mod update;
 
 use clap::{Parser, Subcommand};
-// The server allocates and frees small buffers on every request; mimalloc does that several
-// times faster than the system allocator under threads.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+// Linked for its global allocator (mimalloc).
+use kiln_alloc as _;
 
 use std::path::PathBuf;
 
@@ -110,6 +108,7 @@ enum Command {
 }
 
 fn main() {
+    kiln_alloc::keep_freed_memory();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Train(args) => {

@@ -7,11 +7,11 @@
 use kiln_text::SentenceEncoder;
 use std::time::Instant;
 
-/// The allocator the `kiln` command uses, so the benchmark measures what users run.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+// The allocator the `kiln` command uses, so the benchmark measures what users run.
+use kiln_alloc as _;
 
 fn main() {
+    kiln_alloc::keep_freed_memory();
     let args: Vec<String> = std::env::args().collect();
     if args.len() != 3 {
         eprintln!("usage: kiln-embed CHECKPOINT_DIR TEXTS.json");

@@ -7,7 +7,7 @@ mod matmul;
 mod norm;
 mod pool;
 
-pub use conv::conv2d;
+pub use conv::{conv2d, conv2d_relu};
 pub use norm::batch_norm_relu;
 pub use pool::max_pool_2x2;
 
