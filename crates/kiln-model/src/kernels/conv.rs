@@ -18,6 +18,7 @@ use burn_autodiff::grads::Gradients;
 use burn_autodiff::ops::{Backward, Ops, OpsKind};
 use burn_flex::{Flex, FlexTensor};
 use rayon::prelude::*;
+use std::ops::Range;
 
 /// Convolves `x` (`[batch, in, height, width]`) with `weight` (`[out, in, kh, kw]`) at stride
 /// 1 with `padding` zeros on each side, then adds `bias` per output channel.
@@ -174,6 +175,32 @@ impl Geometry {
         (lo, hi, kj as isize - self.pw as isize)
     }
 
+    /// Tap (ki, kj) as one shifted copy of the plane, when output rows are as wide as input
+    /// rows.
+    fn span(&self, ki: usize, kj: usize) -> Option<Span> {
+        if self.out_w != self.width {
+            return None;
+        }
+        let width = self.width;
+        let top = self.ph.saturating_sub(ki).min(self.out_h);
+        let bottom = (self.height + self.ph)
+            .saturating_sub(ki)
+            .min(self.out_h)
+            .max(top);
+        let (lo, hi, dx) = self.inside(kj);
+        let shift = (ki as isize - self.ph as isize) * width as isize + dx;
+        let rows = top * width..bottom * width;
+        let plane = (self.height * width) as isize;
+        let start = (-shift).clamp(rows.start as isize, rows.end as isize);
+        let end = (plane - shift).clamp(start, rows.end as isize);
+        Some(Span {
+            copy: start as usize..end as usize,
+            shift,
+            rows,
+            columns: lo..hi,
+        })
+    }
+
     /// The input row that output row `oy` reads through kernel row `ki`, if not padding.
     fn input_row(&self, oy: usize, ki: usize) -> Option<usize> {
         (oy + ki)
@@ -191,6 +218,14 @@ fn im2col(g: &Geometry, image: &[f32], cols: &mut [f32]) {
         for ki in 0..g.kh {
             for kj in 0..g.kw {
                 let row = rows.next().expect("one row per tap");
+                if let Some(span) = g.span(ki, kj) {
+                    row[..span.copy.start].fill(0.0);
+                    row[span.copy.end..].fill(0.0);
+                    let pixels = span.pixels();
+                    row[span.copy.clone()].copy_from_slice(&channel[pixels]);
+                    span.clear_padding_columns(row, g.out_w);
+                    continue;
+                }
                 let (lo, hi, shift) = g.inside(kj);
                 for (oy, dst) in row.chunks_exact_mut(g.out_w).enumerate() {
                     let Some(iy) = g.input_row(oy, ki) else {
@@ -209,14 +244,22 @@ fn im2col(g: &Geometry, image: &[f32], cols: &mut [f32]) {
 }
 
 /// Adds a column matrix's values back onto the pixels they were read from: the adjoint of
-/// [`im2col`].
-fn col2im(g: &Geometry, cols: &[f32], image: &mut [f32]) {
+/// [`im2col`]. `cols` is scratch: the values read from padding are zeroed on the way.
+fn col2im(g: &Geometry, cols: &mut [f32], image: &mut [f32]) {
     let plane = g.height * g.width;
-    let mut rows = cols.chunks_exact(g.positions());
+    let mut rows = cols.chunks_exact_mut(g.positions());
     for channel in image.chunks_exact_mut(plane) {
         for ki in 0..g.kh {
             for kj in 0..g.kw {
                 let row = rows.next().expect("one row per tap");
+                if let Some(span) = g.span(ki, kj) {
+                    span.clear_padding_columns(row, g.out_w);
+                    let pixels = &mut channel[span.pixels()];
+                    for (d, s) in pixels.iter_mut().zip(&row[span.copy]) {
+                        *d += s;
+                    }
+                    continue;
+                }
                 let (lo, hi, shift) = g.inside(kj);
                 for (oy, src) in row.chunks_exact(g.out_w).enumerate() {
                     let Some(iy) = g.input_row(oy, ki) else {
@@ -229,6 +272,39 @@ fn col2im(g: &Geometry, cols: &[f32], image: &mut [f32]) {
                     }
                 }
             }
+        }
+    }
+}
+
+/// What one tap of a convolution with output rows as wide as the input's (`kw = 2·pw + 1`,
+/// the usual "same" padding) reads: the whole input plane shifted by one offset, so a row of
+/// the column matrix is one contiguous copy instead of one short copy per output row.
+struct Span {
+    /// The output positions whose pixel lies inside the plane (position `p` reads `p + shift`).
+    copy: Range<usize>,
+    shift: isize,
+    /// The output positions on rows that read an input row (not padding above or below).
+    rows: Range<usize>,
+    /// On those rows, the output columns that read inside the input row.
+    columns: Range<usize>,
+}
+
+impl Span {
+    /// The input pixels the copied positions read.
+    fn pixels(&self) -> Range<usize> {
+        let start = (self.copy.start as isize + self.shift) as usize;
+        start..start + self.copy.len()
+    }
+
+    /// Zeroes, on the rows that read the image, the columns that read padding left or right
+    /// (the shifted copy put the neighbouring input row's edge pixels there).
+    fn clear_padding_columns(&self, row: &mut [f32], width: usize) {
+        if self.columns == (0..width) {
+            return;
+        }
+        for line in row[self.rows.clone()].chunks_exact_mut(width) {
+            line[..self.columns.start].fill(0.0);
+            line[self.columns.end..].fill(0.0);
         }
     }
 }
@@ -490,10 +566,14 @@ mod tests {
                 .into_data()
                 .assert_approx_eq::<f32>(&public.into_data(), Tolerance::absolute(0.0));
             fast
+        } else if relu {
+            // burn's ReLU after Kiln's unfused convolution (checked against burn's without
+            // ReLU), so that both sides mask the same pre-activations: a sum that is zero up
+            // to rounding may land on either side of zero in two summation orders.
+            activation::relu(conv2d(x.clone(), w.clone(), used_bias, padding))
         } else {
             let options = ConvOptions::new([1, 1], padding, [1, 1], 1);
-            let out = module::conv2d(x.clone(), w.clone(), used_bias, options);
-            if relu { activation::relu(out) } else { out }
+            module::conv2d(x.clone(), w.clone(), used_bias, options)
         };
         let dims = out.dims();
         let scale = tensor(|i| (i % 7) as f32 - 3.0, dims, &device);
@@ -518,6 +598,11 @@ mod tests {
             ([1, 1], [0, 0]),
             ([5, 5], [3, 3]),
             ([1, 1], [1, 1]),
+            // Output rows as wide as the input's: one shifted copy per tap.
+            ([5, 5], [2, 2]),
+            ([3, 1], [1, 0]),
+            ([5, 3], [1, 1]),
+            ([1, 3], [0, 1]),
         ] {
             for (biased, relu) in [(true, false), (false, false), (true, true), (false, true)] {
                 let ours = run(true, kernel, padding, biased, relu);
