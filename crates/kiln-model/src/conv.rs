@@ -63,6 +63,10 @@ pub struct ConvShape {
     pub hidden: usize,
     /// Dropout probability before each fully connected layer.
     pub dropout: f64,
+    /// Predicts from each image and its left-right mirror and averages the two outputs
+    /// (test-time augmentation: twice the prediction work). Sound when training flips images
+    /// horizontally, as Kiln's default augmentation does.
+    pub test_time_flip: bool,
 }
 
 impl Default for ConvShape {
@@ -73,6 +77,7 @@ impl Default for ConvShape {
             residual_blocks: 0,
             hidden: 128,
             dropout: 0.3,
+            test_time_flip: false,
         }
     }
 }
@@ -178,6 +183,7 @@ impl ConvShape {
             residual_blocks: self.residual_blocks,
             image: [image.channels, image.height, image.width],
             dropout: self.dropout,
+            test_time_flip: self.test_time_flip,
             mean: scale.mean,
             std: if scale.std > 0.0 { scale.std } else { 1.0 },
         }
@@ -251,26 +257,38 @@ pub struct ConvNet {
     residual_blocks: usize,
     image: [usize; 3],
     dropout: f64,
+    test_time_flip: bool,
     mean: f64,
     std: f64,
 }
 
 impl ConvNet {
-    /// Outputs `[batch, 1, outputs]` for rows of image values, without dropout.
+    /// Outputs `[batch, 1, outputs]` for rows of image values, without dropout (averaged with
+    /// the mirrored images' outputs when the shape says `test_time_flip`).
     pub fn forward(&self, x: Tensor<2>) -> Tensor<3> {
-        self.run(x, None)
+        let images = self.images(x);
+        if !self.test_time_flip {
+            return self.run(images, None);
+        }
+        let mirrored = self.run(images.clone().flip([3]), None);
+        (self.run(images, None) + mirrored).div_scalar(2.0)
     }
 
     /// Outputs with dropout, its masks drawn from `noise`: for training.
     pub fn forward_train(&self, x: Tensor<2>, noise: &mut ChaCha8Rng) -> Tensor<3> {
-        self.run(x, Some(noise))
+        self.run(self.images(x), Some(noise))
     }
 
-    fn run(&self, x: Tensor<2>, mut noise: Option<&mut ChaCha8Rng>) -> Tensor<3> {
+    /// Rows of raw pixel values as standardised `[batch, channels, height, width]` images.
+    fn images(&self, x: Tensor<2>) -> Tensor<4> {
         let [batch, _] = x.dims();
         let [c, h, w] = self.image;
         let x = x.sub_scalar(self.mean).div_scalar(self.std);
-        let mut x: Tensor<4> = x.reshape([batch, c, h, w]);
+        x.reshape([batch, c, h, w])
+    }
+
+    fn run(&self, mut x: Tensor<4>, mut noise: Option<&mut ChaCha8Rng>) -> Tensor<3> {
+        let batch = x.dims()[0];
         let mut residuals = self.residuals.iter();
         for stage in self.convs.chunks(self.convs_per_stage.max(1)) {
             for block in stage {

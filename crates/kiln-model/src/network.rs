@@ -119,7 +119,7 @@ impl NetworkConfig {
                 self.inputs, s.depth, s.width, s.activation, s.dropout, s.ensemble
             ),
             Body::Conv { image, shape, .. } => format!(
-                "{}: {}×{}×{} images, stages of {} channels ({} 3×3 convolution{} with batch norm each{}, then 2×2 max pooling), hidden layer {}, dropout {}",
+                "{}: {}×{}×{} images, stages of {} channels ({} 3×3 convolution{} with batch norm each{}, then 2×2 max pooling), hidden layer {}, dropout {}{}",
                 if shape.residual_blocks > 0 {
                     "ResNet"
                 } else {
@@ -144,7 +144,12 @@ impl NetworkConfig {
                     ),
                 },
                 shape.hidden,
-                shape.dropout
+                shape.dropout,
+                if shape.test_time_flip {
+                    "; predictions average each image with its mirror image"
+                } else {
+                    ""
+                }
             ),
             Body::Text { spans, head } => format!(
                 "{}, then an MLP: {} hidden layers of {} ({:?}, dropout {}), ensemble of {}",
@@ -246,6 +251,7 @@ mod tests {
                     residual_blocks,
                     hidden: 16,
                     dropout: 0.2,
+                    test_time_flip: false,
                 },
                 scale: PixelScale {
                     mean: 100.0,
@@ -273,6 +279,40 @@ mod tests {
             same.into_data().try_to_vec::<f32>().unwrap(),
             again.into_data().try_to_vec::<f32>().unwrap(),
             "the same seed gives the same network"
+        );
+    }
+
+    #[test]
+    fn test_time_flip_averages_each_image_with_its_mirror_image() {
+        let device = Device::flex();
+        let mut flipping = conv_config();
+        if let Body::Conv { shape, .. } = &mut flipping.body {
+            shape.test_time_flip = true;
+        }
+        assert!(flipping.describe().contains("mirror image"));
+        let (plain, flipping) = (conv_config().init(&device, 3), flipping.init(&device, 3));
+        let rows: Vec<f32> = (0..2 * 64).map(|i| ((i * 37) % 256) as f32).collect();
+        // Each 8×8 image with its columns reversed.
+        let mirrored: Vec<f32> = (0..rows.len())
+            .map(|i| rows[i - i % 8 + 7 - i % 8])
+            .collect();
+        let out = |net: &Network, values: &[f32]| {
+            let x = Tensor::<2>::from_data(TensorData::new(values.to_vec(), [2, 64]), &device);
+            net.forward(x).into_data().try_to_vec::<f32>().unwrap()
+        };
+        let (own, mirror) = (out(&plain, &rows), out(&plain, &mirrored));
+        assert_ne!(own, mirror, "the mirror image alone predicts differently");
+        let averaged = out(&flipping, &rows);
+        for ((a, own), mirror) in averaged.iter().zip(&own).zip(&mirror) {
+            assert!(
+                (a - (own + mirror) / 2.0).abs() < 1e-5,
+                "{a} {own} {mirror}"
+            );
+        }
+        assert_eq!(
+            out(&flipping, &mirrored),
+            averaged,
+            "mirroring changes nothing"
         );
     }
 
