@@ -1,5 +1,6 @@
 //! 2-D convolution with stride 1 (any kernel size and zero padding, no groups or dilation) by
-//! im2col and one GEMM per image, images in parallel, the bias added in the same pass.
+//! im2col and one GEMM per image, images in parallel, the bias (and, for [`conv2d_relu`], ReLU)
+//! applied in the same pass.
 //! burn-flex derives the gradients from other convolutions (a transposed one for the input,
 //! one over the swapped batch for the weights) with their copies and scratch buffers; here the
 //! input gradient is one GEMM and a col2im per image and the weight gradient one GEMM per image
