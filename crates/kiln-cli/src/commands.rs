@@ -102,7 +102,7 @@ pub struct TrainArgs {
     #[arg(long, value_enum)]
     pub class_weight: Option<ClassWeightArg>,
     /// Named defaults for what the config leaves unset: `best` trains images with a deeper
-    /// network (two convolutions per stage; about 1.4 times as long, more accurate); tables
+    /// network (two convolutions per stage; about 1.6 times as long, more accurate); tables
     /// and text train as with `default` [default: default].
     #[arg(long, value_enum)]
     pub preset: Option<PresetArg>,

@@ -279,6 +279,14 @@ impl ConvNet {
         self.run(self.images(x), Some(noise))
     }
 
+    /// The same network predicting from each image alone (no mirror-image averaging).
+    pub fn without_test_time_flip(self) -> Self {
+        Self {
+            test_time_flip: false,
+            ..self
+        }
+    }
+
     /// Rows of raw pixel values as standardised `[batch, channels, height, width]` images.
     fn images(&self, x: Tensor<2>) -> Tensor<4> {
         let [batch, _] = x.dims();

@@ -207,6 +207,15 @@ impl Network {
         }
     }
 
+    /// The network predicting from each input as given, without test-time augmentation:
+    /// the cheaper view training measures its learning curve with.
+    pub fn single_view(self) -> Self {
+        match self {
+            Network::Conv(net) => Network::Conv(net.without_test_time_flip()),
+            other => other,
+        }
+    }
+
     /// The pretrained encoders inside, when the network fine-tunes any: training gives them a
     /// smaller learning rate.
     pub fn pretrained(&self) -> Vec<&kiln_text::Bert> {
@@ -313,6 +322,11 @@ mod tests {
             out(&flipping, &mirrored),
             averaged,
             "mirroring changes nothing"
+        );
+        assert_eq!(
+            out(&flipping.single_view(), &rows),
+            own,
+            "the single view predicts from the image alone"
         );
     }
 

@@ -340,7 +340,9 @@ pub fn fit_from(
             &ad_device,
         );
         model = next;
-        let eval = model.valid();
+        // The curve is measured on single views: test-time augmentation would double the
+        // cost of every epoch's evaluation, and the kept model still predicts with it.
+        let eval = model.valid().single_view();
         let loss = (objective, class_weights.as_slice());
         let (train_loss, train_metric) = evaluate(&eval, sample_matrix, &sample_y, loss, &device);
         let (valid_loss, valid_metric) = evaluate(&eval, valid.0, valid.1, loss, &device);

@@ -6,8 +6,8 @@
 //! input gradient is one GEMM and a col2im per image and the weight gradient one GEMM per image
 //! summed per thread.
 
-use super::matmul::{View, matmul};
-use super::{Tracked, channel_sum, par_filled, values};
+use super::matmul::{View, matmul, matmul_into};
+use super::{Tracked, channel_sum, par_filled, par_written, values};
 use burn::prelude::*;
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{DType, TensorData};
@@ -19,6 +19,8 @@ use burn_autodiff::grads::Gradients;
 use burn_autodiff::ops::{Backward, Ops, OpsKind};
 use burn_flex::{Flex, FlexTensor};
 use rayon::prelude::*;
+use std::cell::RefCell;
+use std::mem::MaybeUninit;
 use std::ops::Range;
 
 /// Convolves `x` (`[batch, in, height, width]`) with `weight` (`[out, in, kh, kw]`) at stride
@@ -303,9 +305,13 @@ impl Span {
         if self.columns == (0..width) {
             return;
         }
-        for line in row[self.rows.clone()].chunks_exact_mut(width) {
-            line[..self.columns.start].fill(0.0);
-            line[self.columns.end..].fill(0.0);
+        // One strided pass per padded column: a `fill` per row would call memset for one or
+        // two values at a time.
+        let lines = &mut row[self.rows.clone()];
+        for column in (0..self.columns.start).chain(self.columns.end..width) {
+            for value in lines.iter_mut().skip(column).step_by(width) {
+                *value = 0.0;
+            }
         }
     }
 }
@@ -328,82 +334,108 @@ fn forward(
 /// channel): one im2col and one GEMM per image.
 fn convolve(pixels: &[f32], weights: &[f32], bias: Option<&[f32]>, g: Geometry) -> Vec<f32> {
     let weights = View::new(weights, g.outputs, g.taps());
-    par_filled(
-        g.batch * g.output_len(),
-        g.output_len(),
-        || vec![0f32; g.taps() * g.positions()],
-        |cols, b, out| {
+    let image = |b: usize, out: &mut [MaybeUninit<f32>]| {
+        with_columns(g, |cols| {
             im2col(
                 &g,
                 &pixels[b * g.image_len()..(b + 1) * g.image_len()],
                 cols,
             );
-            if let Some(bias) = bias {
-                for (row, &value) in out.chunks_exact_mut(g.positions()).zip(bias) {
-                    row.fill(value);
-                }
-            }
             let cols = View::new(cols, g.taps(), g.positions());
-            matmul(out, weights, cols, bias.is_some());
+            let out = match bias {
+                Some(bias) => {
+                    for (row, &value) in out.chunks_exact_mut(g.positions()).zip(bias) {
+                        row.fill(MaybeUninit::new(value));
+                    }
+                    // SAFETY: every row was just filled with its channel's bias.
+                    let out = unsafe { &mut *(out as *mut [MaybeUninit<f32>] as *mut [f32]) };
+                    matmul(out, weights, cols, true);
+                    out
+                }
+                None => matmul_into(out, weights, cols),
+            };
             if g.relu {
                 out.iter_mut()
                     .for_each(|v| *v = if *v > 0.0 { *v } else { 0.0 });
             }
-        },
-    )
+        });
+    };
+    // SAFETY: each chunk is one image's output, written whole by the bias rows and the GEMM
+    // or by the GEMM alone.
+    unsafe { par_written(g.batch * g.output_len(), g.output_len(), image) }
+}
+
+/// Runs `f` on this thread's column-matrix buffer, sized for `g`: kept from call to call
+/// instead of allocated and zeroed for every batch, so it holds earlier values and `f` must
+/// write all it reads (im2col and an overwriting GEMM do).
+fn with_columns<R>(g: Geometry, f: impl FnOnce(&mut [f32]) -> R) -> R {
+    thread_local! {
+        static COLUMNS: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+    }
+    let len = g.taps() * g.positions();
+    COLUMNS.with_borrow_mut(|cols| {
+        if cols.len() < len {
+            cols.resize(len, 0.0);
+        }
+        f(&mut cols[..len])
+    })
 }
 
 /// The output gradient through the ReLU: zero where the output is not positive (as burn's
 /// `relu` has it), one image at a time.
 fn through_relu(grad: &[f32], output: &[f32], g: Geometry) -> Vec<f32> {
-    par_filled(
-        grad.len(),
-        g.output_len(),
-        || (),
-        |_, b, part| {
+    // SAFETY: every value of each chunk is written.
+    unsafe {
+        par_written(grad.len(), g.output_len(), |b, part| {
             let range = b * g.output_len()..b * g.output_len() + part.len();
             for ((d, &grad), &out) in part
                 .iter_mut()
                 .zip(&grad[range.clone()])
                 .zip(&output[range])
             {
-                *d = if out > 0.0 { grad } else { 0.0 };
+                d.write(if out > 0.0 { grad } else { 0.0 });
             }
-        },
-    )
+        })
+    }
 }
 
+/// Images per partial sum of the weight gradient: a fixed grouping, so that the sum comes out
+/// the same to the last bit whatever the number of threads and however rayon's work stealing
+/// splits the batch.
+const IMAGES_PER_PARTIAL_SUM: usize = 8;
+
 /// The gradient of the weights: the sum over images of the output gradient times the
-/// transposed column matrix.
+/// transposed column matrix, summed in fixed groups of images and then group by group in order.
 fn weight_grad(x: &FlexTensor, grad: &[f32], g: Geometry) -> FlexTensor {
     let x = x.to_contiguous();
     let pixels = values(&x);
     let size = g.outputs * g.taps();
-    let sum = (0..g.batch)
+    let partials: Vec<Vec<f32>> = (0..g.batch.div_ceil(IMAGES_PER_PARTIAL_SUM))
         .into_par_iter()
-        .fold(
-            || (vec![0f32; size], vec![0f32; g.taps() * g.positions()]),
-            |(mut sum, mut cols), b| {
-                im2col(
-                    &g,
-                    &pixels[b * g.image_len()..(b + 1) * g.image_len()],
-                    &mut cols,
-                );
-                let grad = &grad[b * g.output_len()..(b + 1) * g.output_len()];
-                let grad = View::new(grad, g.outputs, g.positions());
-                let cols_t = View::new(&cols, g.taps(), g.positions()).t();
-                matmul(&mut sum, grad, cols_t, true);
-                (sum, cols)
-            },
-        )
-        .map(|(sum, _)| sum)
-        .reduce(
-            || vec![0f32; size],
-            |mut a, b| {
-                a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
-                a
-            },
-        );
+        .map(|group| {
+            let mut sum = vec![0f32; size];
+            let first = group * IMAGES_PER_PARTIAL_SUM;
+            for b in first..(first + IMAGES_PER_PARTIAL_SUM).min(g.batch) {
+                with_columns(g, |cols| {
+                    im2col(
+                        &g,
+                        &pixels[b * g.image_len()..(b + 1) * g.image_len()],
+                        cols,
+                    );
+                    let grad = &grad[b * g.output_len()..(b + 1) * g.output_len()];
+                    let grad = View::new(grad, g.outputs, g.positions());
+                    let cols_t = View::new(cols, g.taps(), g.positions()).t();
+                    matmul(&mut sum, grad, cols_t, true);
+                });
+            }
+            sum
+        })
+        .collect();
+    let mut partials = partials.into_iter();
+    let mut sum = partials.next().unwrap_or_else(|| vec![0f32; size]);
+    for partial in partials {
+        sum.iter_mut().zip(&partial).for_each(|(a, b)| *a += b);
+    }
     FlexTensor::from_data(TensorData::new(sum, [g.outputs, g.inputs, g.kh, g.kw]))
 }
 
@@ -415,17 +447,14 @@ fn input_grad(weight: &FlexTensor, grad: &[f32], g: Geometry) -> FlexTensor {
     let weights = values(&weight);
     let shape = [g.batch, g.inputs, g.height, g.width];
     let weights_t = View::new(weights, g.outputs, g.taps()).t();
-    let input = par_filled(
-        g.batch * g.image_len(),
-        g.image_len(),
-        || vec![0f32; g.taps() * g.positions()],
-        |cols, b, image| {
+    let input = par_filled(g.batch * g.image_len(), g.image_len(), |b, image| {
+        with_columns(g, |cols| {
             let grad = &grad[b * g.output_len()..(b + 1) * g.output_len()];
             let grad = View::new(grad, g.outputs, g.positions());
             matmul(cols, weights_t, grad, false);
             col2im(&g, cols, image);
-        },
-    );
+        });
+    });
     FlexTensor::from_data(TensorData::new(input, shape))
 }
 
@@ -619,6 +648,40 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn the_weight_gradient_sums_every_image_alike_on_any_number_of_threads() {
+        // 20 images: two full groups of partial sums and a shorter one.
+        let weight_grad = |threads: usize, ours: bool| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| {
+                let device = Device::flex().autodiff();
+                let x = tensor(
+                    |i| ((i * 7) % 13) as f32 / 3.0 - 2.0,
+                    [20, 3, 6, 6],
+                    &device,
+                );
+                let w = tensor(|i| (i % 5) as f32 * 0.3 - 0.6, [4, 3, 3, 3], &device);
+                let w = w.require_grad();
+                let y = if ours {
+                    conv2d(x, w.clone(), None, [1, 1])
+                } else {
+                    let options = ConvOptions::new([1, 1], [1, 1], [1, 1], 1);
+                    module::conv2d(x, w.clone(), None, options)
+                };
+                let weights = tensor(|i| ((i * 5) % 11) as f32 - 5.0, [20, 4, 6, 6], &device);
+                let grads = (y * weights).sum().backward();
+                w.grad(&grads).unwrap().into_data()
+            })
+        };
+        let one = weight_grad(1, true);
+        let values = |d: &TensorData| d.try_to_vec::<f32>().unwrap();
+        assert_eq!(values(&one), values(&weight_grad(3, true)), "bit for bit");
+        one.assert_approx_eq::<f32>(&weight_grad(1, false), Tolerance::absolute(1e-2));
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Single-threaded matrix products on strided views through the `gemm` crate (the GEMM that
 //! burn-flex itself uses); the kernels run one product per image and parallelise over images.
 
+use std::mem::MaybeUninit;
+
 /// A read-only matrix: `rows × cols` values of `data`, element (r, c) at `r * row + c * col`.
 #[derive(Clone, Copy)]
 pub(super) struct View<'a> {
@@ -44,31 +46,52 @@ impl<'a> View<'a> {
 
 /// `dst` (row-major, `a.rows × b.cols`) becomes `a × b`, or `dst + a × b` when `accumulate`.
 pub(super) fn matmul(dst: &mut [f32], a: View, b: View, accumulate: bool) {
+    // SAFETY: `dst` is initialised, so reading it to accumulate is sound.
+    unsafe { gemm_into(dst.as_mut_ptr(), dst.len(), a, b, accumulate) }
+}
+
+/// `dst` (row-major, `a.rows × b.cols`, uninitialised) becomes `a × b`: for outputs the GEMM
+/// overwrites, which need no zeroing first. Returns `dst`, now initialised.
+pub(super) fn matmul_into<'d>(dst: &'d mut [MaybeUninit<f32>], a: View, b: View) -> &'d mut [f32] {
+    // SAFETY: without `accumulate` the GEMM never reads `dst`, and it writes every element
+    // (zero when `k` is 0).
+    unsafe {
+        gemm_into(dst.as_mut_ptr().cast(), dst.len(), a, b, false);
+        &mut *(dst as *mut [MaybeUninit<f32>] as *mut [f32])
+    }
+}
+
+/// The product into the `len` values at `dst`, which must be initialised when `accumulate`.
+///
+/// # Safety
+/// `dst` points to `len` writable f32 slots that alias neither `a` nor `b`, initialised when
+/// `accumulate` is set.
+unsafe fn gemm_into(dst: *mut f32, len: usize, a: View, b: View, accumulate: bool) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     assert!(
-        b.rows == k && dst.len() == m * n && a.in_bounds() && b.in_bounds(),
-        "matmul: {m}×{k} by {}×{n} into {} values",
+        b.rows == k && len == m * n && a.in_bounds() && b.in_bounds(),
+        "matmul: {m}×{k} by {}×{n} into {len} values",
         b.rows,
-        dst.len()
     );
     if m == 0 || n == 0 {
         return;
     }
     if k == 0 {
         if !accumulate {
-            dst.fill(0.0);
+            // SAFETY: the caller hands over `len` writable slots.
+            unsafe { std::ptr::write_bytes(dst, 0, len) };
         }
         return;
     }
     // SAFETY: the assertion above keeps every element the strides reach inside `a.data`,
-    // `b.data` and `dst` (row-major m × n), and `dst` is borrowed mutably, so it aliases
-    // neither input.
+    // `b.data` and `dst` (row-major m × n), and the caller guarantees `dst` aliases neither
+    // input and is initialised when it is read (`accumulate`).
     unsafe {
         gemm::gemm(
             m,
             n,
             k,
-            dst.as_mut_ptr(),
+            dst,
             1,
             n as isize,
             accumulate,
@@ -116,6 +139,19 @@ mod tests {
         );
         let twice: Vec<f32> = naive(&a, &b, m, k, n).iter().map(|v| 2.0 * v).collect();
         assert_eq!(dst, twice);
+    }
+
+    #[test]
+    fn a_product_into_uninitialised_values_overwrites_them() {
+        let (m, k, n) = (4, 6, 5);
+        let a: Vec<f32> = (0..m * k).map(|i| (i % 7) as f32 - 3.0).collect();
+        let b: Vec<f32> = (0..k * n).map(|i| (i % 4) as f32 * 0.25).collect();
+        let mut dst = vec![MaybeUninit::new(f32::NAN); m * n];
+        let out = matmul_into(&mut dst, View::new(&a, m, k), View::new(&b, k, n));
+        assert_eq!(out, naive(&a, &b, m, k, n).as_slice());
+        let mut empty = vec![MaybeUninit::new(f32::NAN); m * n];
+        let zeros = matmul_into(&mut empty, View::new(&[], m, 0), View::new(&[], 0, n));
+        assert!(zeros.iter().all(|&v| v == 0.0));
     }
 
     #[test]

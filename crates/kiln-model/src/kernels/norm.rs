@@ -4,7 +4,7 @@
 //! twice for each channel's statistics and once to write the output, and the backward pass
 //! reads it twice, in parallel over channels and then over image planes.
 
-use super::{Tracked, channel_planes, channel_sum, dims4, par_filled, values};
+use super::{LANES, Tracked, channel_planes, channel_sum, dims4, lane_sum, par_written, values};
 use burn::nn::BatchNorm;
 use burn::prelude::*;
 use burn::tensor::activation::relu;
@@ -96,17 +96,15 @@ fn affine_relu(x: &FlexTensor, scale: &[f32], shift: &[f32]) -> FlexTensor {
     let x = x.to_contiguous();
     let pixels = values(&x);
     let plane = h * w;
-    let out = par_filled(
-        b * c * plane,
-        plane,
-        || (),
-        |_, i, out| {
+    // SAFETY: each chunk is one plane, and every value of it is written.
+    let out = unsafe {
+        par_written(b * c * plane, plane, |i, out| {
             let (scale, shift) = (scale[i % c], shift[i % c]);
             for (o, &v) in out.iter_mut().zip(&pixels[i * plane..(i + 1) * plane]) {
-                *o = (v * scale + shift).max(0.0);
+                o.write((v * scale + shift).max(0.0));
             }
-        },
-    );
+        })
+    };
     FlexTensor::from_data(TensorData::new(out, [b, c, h, w]))
 }
 
@@ -146,12 +144,7 @@ impl Backward<Flex, 3> for BatchNormRelu {
                     .zip(channel_planes(dy, ch, c, plane));
                 let (mut beta, mut gamma) = (0f64, 0f64);
                 for ((x, y), dy) in planes {
-                    let (mut sb, mut sg) = (0f32, 0f32);
-                    for ((&x, &y), &dy) in x.iter().zip(y).zip(dy) {
-                        let g = if y > 0.0 { dy } else { 0.0 };
-                        sb += g;
-                        sg += g * (x - mean) * inv_std;
-                    }
+                    let (sb, sg) = masked_sums(x, y, dy, mean, inv_std);
                     beta += f64::from(sb);
                     gamma += f64::from(sg);
                 }
@@ -159,11 +152,9 @@ impl Backward<Flex, 3> for BatchNormRelu {
             })
             .collect();
         if let Some(parent) = x_parent {
-            let dx = par_filled(
-                b * c * plane,
-                plane,
-                || (),
-                |_, i, out| {
+            // SAFETY: each chunk is one plane, and every value of it is written.
+            let dx = unsafe {
+                par_written(b * c * plane, plane, |i, out| {
                     let ch = i % c;
                     let (mean, inv_std) = (state.mean[ch], state.inv_std[ch]);
                     let (sum_beta, sum_gamma) = sums[ch];
@@ -176,10 +167,10 @@ impl Backward<Flex, 3> for BatchNormRelu {
                     for (o, ((&x, &y), &dy)) in out.iter_mut().zip(planes) {
                         let g = if y > 0.0 { dy } else { 0.0 };
                         let x_hat = (x - mean) * inv_std;
-                        *o = k * (count * g - sum_beta - x_hat * sum_gamma);
+                        o.write(k * (count * g - sum_beta - x_hat * sum_gamma));
                     }
-                },
-            );
+                })
+            };
             let dx = FlexTensor::from_data(TensorData::new(dx, [b, c, h, w]));
             grads.register::<Flex>(parent.id, dx);
         }
@@ -194,6 +185,36 @@ impl Backward<Flex, 3> for BatchNormRelu {
             grads.register::<Flex>(parent.id, per_channel(|s| s.0));
         }
     }
+}
+
+/// Over one plane: the sums of the output gradient `dy` where the output `y` is positive
+/// (after ReLU), and of it times the normalised input `(x - mean) · inv_std`, each kept in
+/// [`LANES`] partial sums so that the loop vectorises.
+fn masked_sums(x: &[f32], y: &[f32], dy: &[f32], mean: f32, inv_std: f32) -> (f32, f32) {
+    let term = |x: f32, y: f32, dy: f32| {
+        let g = if y > 0.0 { dy } else { 0.0 };
+        (g, g * (x - mean) * inv_std)
+    };
+    let (mut beta, mut gamma) = ([0f32; LANES], [0f32; LANES]);
+    let chunks = x
+        .chunks_exact(LANES)
+        .zip(y.chunks_exact(LANES))
+        .zip(dy.chunks_exact(LANES));
+    for ((x, y), dy) in chunks {
+        for i in 0..LANES {
+            let (b, g) = term(x[i], y[i], dy[i]);
+            beta[i] += b;
+            gamma[i] += g;
+        }
+    }
+    let done = x.len() / LANES * LANES;
+    let (mut sb, mut sg) = (beta.iter().sum::<f32>(), gamma.iter().sum::<f32>());
+    for i in done..x.len() {
+        let (b, g) = term(x[i], y[i], dy[i]);
+        sb += b;
+        sg += g;
+    }
+    (sb, sg)
 }
 
 /// Normalises with the batch's statistics, scales, shifts and applies ReLU; returns the output
@@ -221,7 +242,7 @@ fn norm_tracked(
             let sum = channel_sum(pixels, ch, c, plane);
             let mean = (sum / count) as f32;
             let squares: f64 = channel_planes(pixels, ch, c, plane)
-                .map(|p| f64::from(p.iter().map(|&v| (v - mean) * (v - mean)).sum::<f32>()))
+                .map(|p| f64::from(lane_sum(p, |v| (v - mean) * (v - mean))))
                 .sum();
             (mean, (squares / count) as f32)
         })
@@ -262,11 +283,12 @@ mod tests {
     use burn::nn::BatchNormConfig;
     use burn::tensor::Tolerance;
 
+    /// Planes of 30 values: one run of `LANES` partial sums and a remainder.
     fn images(device: &Device) -> Tensor<4> {
-        let values: Vec<f32> = (0..3 * 4 * 5 * 3)
+        let values: Vec<f32> = (0..3 * 4 * 6 * 5)
             .map(|i| ((i * 29) % 31) as f32 / 6.0 - 2.0)
             .collect();
-        Tensor::<4>::from_data(TensorData::new(values, [3, 4, 5, 3]), device)
+        Tensor::<4>::from_data(TensorData::new(values, [3, 4, 6, 5]), device)
     }
 
     /// Output, input gradient, gamma and beta gradients and the running averages after one

@@ -3,7 +3,7 @@
 //! indices and the backward pass finds each window's winner again from the input and output,
 //! both in parallel over image planes.
 
-use super::{Tracked, dims4, par_filled, values};
+use super::{Tracked, dims4, par_filled, par_written, values};
 use burn::prelude::*;
 use burn::tensor::module::max_pool2d;
 use burn::tensor::ops::MaxPoolOptions;
@@ -78,22 +78,21 @@ fn pool_forward(x: &FlexTensor) -> FlexTensor {
     let (ho, wo) = (h / 2, w / 2);
     let x = x.to_contiguous();
     let pixels = values(&x);
-    let out = par_filled(
-        b * c * ho * wo,
-        ho * wo,
-        || (),
-        |_, plane, out| {
+    // SAFETY: each chunk is one output plane of `ho` rows of `wo` values, and each of its
+    // rows is written from a pair of input rows (there are `ho` pairs).
+    let out = unsafe {
+        par_written(b * c * ho * wo, ho * wo, |plane, out| {
             let src = &pixels[plane * h * w..(plane + 1) * h * w];
             for (pair, out) in src.chunks_exact(2 * w).zip(out.chunks_exact_mut(wo)) {
                 let (top, bottom) = pair.split_at(w);
                 for (j, out) in out.iter_mut().enumerate() {
                     let upper = top[2 * j].max(top[2 * j + 1]);
                     let lower = bottom[2 * j].max(bottom[2 * j + 1]);
-                    *out = upper.max(lower);
+                    out.write(upper.max(lower));
                 }
             }
-        },
-    );
+        })
+    };
     FlexTensor::from_data(TensorData::new(out, [b, c, ho, wo]))
 }
 
@@ -109,33 +108,30 @@ fn pool_backward(grad: &FlexTensor, state: &PoolState) -> FlexTensor {
         state.pooled.to_contiguous(),
     );
     let (grads, pixels, pooled) = (values(&grad), values(&x), values(&pooled));
-    let input_grad = par_filled(
-        b * c * h * w,
-        h * w,
-        || (),
-        |_, plane, dst| {
-            let src = &pixels[plane * h * w..(plane + 1) * h * w];
-            let outputs = plane * ho * wo..(plane + 1) * ho * wo;
-            let (g, best) = (&grads[outputs.clone()], &pooled[outputs]);
-            let rows = src.chunks_exact(2 * w).zip(dst.chunks_exact_mut(2 * w));
-            for ((src, dst), (g, best)) in rows.zip(g.chunks_exact(wo).zip(best.chunks_exact(wo))) {
-                let (top, bottom) = src.split_at(w);
-                let (top_grad, bottom_grad) = dst.split_at_mut(w);
-                for j in 0..wo {
-                    let (g, best) = (g[j], best[j]);
-                    if top[2 * j] == best {
-                        top_grad[2 * j] = g;
-                    } else if top[2 * j + 1] == best {
-                        top_grad[2 * j + 1] = g;
-                    } else if bottom[2 * j] == best {
-                        bottom_grad[2 * j] = g;
-                    } else {
-                        bottom_grad[2 * j + 1] = g;
-                    }
-                }
+    let input_grad = par_filled(b * c * h * w, h * w, |plane, dst| {
+        let src = &pixels[plane * h * w..(plane + 1) * h * w];
+        let outputs = plane * ho * wo..(plane + 1) * ho * wo;
+        let (g, best) = (&grads[outputs.clone()], &pooled[outputs]);
+        let rows = src.chunks_exact(2 * w).zip(dst.chunks_exact_mut(2 * w));
+        for ((src, dst), (g, best)) in rows.zip(g.chunks_exact(wo).zip(best.chunks_exact(wo))) {
+            let (top, bottom) = src.split_at(w);
+            let (top_grad, bottom_grad) = dst.split_at_mut(w);
+            // Selects, not branches: after ReLU many windows tie at zero, and which pixel
+            // wins is unpredictable.
+            for j in 0..wo {
+                let (g, best) = (g[j], best[j]);
+                let first = top[2 * j] == best;
+                let second = !first && top[2 * j + 1] == best;
+                let third = !(first || second) && bottom[2 * j] == best;
+                let fourth = !(first || second || third);
+                let pick = |won: bool| if won { g } else { 0.0 };
+                top_grad[2 * j] = pick(first);
+                top_grad[2 * j + 1] = pick(second);
+                bottom_grad[2 * j] = pick(third);
+                bottom_grad[2 * j + 1] = pick(fourth);
             }
-        },
-    );
+        }
+    });
     FlexTensor::from_data(TensorData::new(input_grad, [b, c, h, w]))
 }
 
@@ -179,6 +175,25 @@ mod tests {
         let grad = ours.1.clone().try_into_vec::<f32>().unwrap();
         assert!(grad[16..20].iter().all(|&g| g == 0.0));
         assert_eq!(grad.iter().filter(|&&g| g != 0.0).count(), 8);
+    }
+
+    #[test]
+    fn a_tied_window_sends_its_gradient_to_its_first_pixel() {
+        let device = Device::flex().autodiff();
+        // Two windows: all four pixels tied at zero (as after ReLU), and the last two tied.
+        let values = vec![0.0f32, 0.0, 1.0, 1.0, 0.0, 0.0, 1.0, 1.0];
+        let x =
+            Tensor::<4>::from_data(TensorData::new(values, [1, 1, 2, 4]), &device).require_grad();
+        let weights =
+            Tensor::<4>::from_data(TensorData::new(vec![2.0f32, 3.0], [1, 1, 1, 2]), &device);
+        let grads = (max_pool_2x2(x.clone()) * weights).sum().backward();
+        let grad = x
+            .grad(&grads)
+            .unwrap()
+            .into_data()
+            .try_into_vec::<f32>()
+            .unwrap();
+        assert_eq!(grad, [2.0, 0.0, 3.0, 0.0, 0.0, 0.0, 0.0, 0.0]);
     }
 
     #[test]
