@@ -6,8 +6,7 @@ use burn::optim::AdamWConfig;
 use burn::prelude::*;
 use kiln_model::{Activation, Body, NetworkConfig, NetworkShape};
 use kiln_train::fit::run_epoch;
-use kiln_train::predict::combine_members;
-use kiln_train::{Matrix, Objective};
+use kiln_train::{Matrix, Objective, Predictor};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -125,12 +124,21 @@ fn main() {
         }
     }
     let eval = model.valid();
+    // Prediction as Kiln runs it (`kiln predict`, `kiln serve`): weights on the host, once.
+    let predictor = Predictor::new(&eval);
+    let rows = |s: usize, e: usize| {
+        Matrix::new(
+            &matrix.values[s * matrix.width..e * matrix.width],
+            e - s,
+            matrix.width,
+        )
+    };
     let infer_pass = || {
         let start = Instant::now();
         let mut s = 0;
         while s < ROWS {
             let e = (s + BATCH).min(ROWS);
-            let out = combine_members(eval.forward(matrix.tensor(s, e, &device)), &objective);
+            let out = predictor.predict(rows(s, e), &objective, &device);
             std::hint::black_box(out);
             s = e;
         }
@@ -140,7 +148,7 @@ fn main() {
     let infer = median((0..5).map(|_| infer_pass()).collect());
     let one = |i: usize| {
         let start = Instant::now();
-        let out = combine_members(eval.forward(matrix.tensor(i, i + 1, &device)), &objective);
+        let out = predictor.predict(rows(i, i + 1), &objective, &device);
         std::hint::black_box(out);
         start.elapsed().as_secs_f64() * 1000.0
     };

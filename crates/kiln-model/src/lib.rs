@@ -6,10 +6,12 @@
 pub mod conv;
 pub mod kernels;
 pub mod network;
+pub mod predictor;
 pub mod sequence;
 pub mod tabular;
 
 pub use conv::{ConvNet, ConvShape, ImageShape, PixelScale};
 pub use network::{Body, Network, NetworkConfig};
+pub use predictor::TabularPredictor;
 pub use sequence::{CellKind, TextNet, TextReader, TextShape, TokenSpan};
 pub use tabular::{Activation, NetworkShape, TabularNet};

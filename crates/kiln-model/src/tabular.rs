@@ -37,7 +37,7 @@ impl Activation {
         self as usize
     }
 
-    fn from_code(code: usize) -> Self {
+    pub(crate) fn from_code(code: usize) -> Self {
         match code {
             1 => Activation::Gelu,
             2 => Activation::Silu,
@@ -45,6 +45,9 @@ impl Activation {
         }
     }
 }
+
+/// The layer norms' epsilon (burn's default), which the host predictor uses too.
+pub(crate) const LAYER_NORM_EPSILON: f64 = 1e-5;
 
 /// The hidden part of a tabular network: the `[model]` section of a Kiln config. The data
 /// decides the inputs and outputs.
@@ -110,9 +113,11 @@ impl NetworkShape {
                 weight: uniform(rng, [inputs, shape.width], inputs, device),
                 bias: Some(uniform(rng, [shape.width], inputs, device)),
             },
-            norm: shape
-                .layer_norm
-                .then(|| LayerNormConfig::new(shape.width).init(device)),
+            norm: shape.layer_norm.then(|| {
+                LayerNormConfig::new(shape.width)
+                    .with_epsilon(LAYER_NORM_EPSILON)
+                    .init(device)
+            }),
         };
         let hidden: Vec<Block> = (0..shape.depth)
             .map(|i| block(if i == 0 { inputs } else { shape.width }))
@@ -156,19 +161,19 @@ pub(crate) fn uniform<const D: usize>(
 /// One hidden layer: linear, optional layer norm (activation and dropout are applied by the net).
 #[derive(Module, Debug)]
 pub struct Block {
-    linear: Linear,
-    norm: Option<LayerNorm>,
+    pub(crate) linear: Linear,
+    pub(crate) norm: Option<LayerNorm>,
 }
 
 /// The tabular network; see the module docs.
 #[derive(Module, Debug)]
 pub struct TabularNet {
-    hidden: Vec<Block>,
-    adapter: Option<Param<Tensor<2>>>,
-    head_weight: Param<Tensor<3>>,
-    head_bias: Param<Tensor<2>>,
+    pub(crate) hidden: Vec<Block>,
+    pub(crate) adapter: Option<Param<Tensor<2>>>,
+    pub(crate) head_weight: Param<Tensor<3>>,
+    pub(crate) head_bias: Param<Tensor<2>>,
     dropout: f64,
-    activation: usize,
+    pub(crate) activation: usize,
     ensemble: usize,
 }
 

@@ -7,7 +7,7 @@ use crate::metrics::VersionMetrics;
 use burn::prelude::Device;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError, TrySendError};
 use kiln::model::Network;
-use kiln::training::{Matrix, Objective};
+use kiln::training::{Matrix, Objective, Predictor};
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
@@ -49,7 +49,7 @@ impl Runner {
     ) -> std::io::Result<Self> {
         let (queue, jobs) = crossbeam_channel::bounded(policy.queue.max(1));
         let worker = Worker {
-            model,
+            model: Predictor::new(&model),
             objective,
             width,
             policy,
@@ -99,7 +99,7 @@ impl Runner {
 
 /// The batching thread's state.
 struct Worker {
-    model: Network,
+    model: Predictor,
     objective: Objective,
     width: usize,
     policy: BatchPolicy,
@@ -160,8 +160,7 @@ impl Worker {
         self.metrics.batch_size.observe(rows as f64);
         self.metrics.rows.inc_by(rows as u64);
         let outputs = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            kiln::training::predict(
-                &self.model,
+            self.model.predict(
                 Matrix::new(&values, rows, self.width),
                 &self.objective,
                 device,

@@ -19,4 +19,4 @@ pub use fit::{
     fit_from,
 };
 pub use metrics::{Metrics, confusion_matrix};
-pub use predict::{Matrix, predict};
+pub use predict::{Matrix, Predictor, predict};

@@ -2,7 +2,7 @@
 
 use crate::fit::Objective;
 use burn::prelude::*;
-use kiln_model::Network;
+use kiln_model::{Network, TabularPredictor};
 
 /// A dense row-major matrix of network inputs.
 #[derive(Debug, Clone, Copy)]
@@ -39,28 +39,61 @@ const PREDICT_BATCH: usize = 2048;
 /// The model's outputs for every row: probabilities `[rows, classes]` for classifiers,
 /// values `[rows]` in the target's units for regression. `model` must be in eval mode.
 pub fn predict(model: &Network, x: Matrix, objective: &Objective, device: &Device) -> Vec<f32> {
-    let mut out = Vec::new();
-    let mut start = 0;
-    while start < x.rows {
-        let end = (start + PREDICT_BATCH).min(x.rows);
-        out.extend(combine_members(
-            model.forward(x.tensor(start, end, device)),
-            objective,
-        ));
-        start = end;
-    }
-    out
+    Predictor::new(model).predict(x, objective, device)
 }
 
-/// Averages the ensemble members: mean of probabilities, or mean of values unstandardised.
-/// Done on the host: the outputs are small, and it saves several backend dispatches per call,
-/// which dominate the latency of one-row predictions.
-pub fn combine_members(outputs: Tensor<3>, objective: &Objective) -> Vec<f32> {
-    let [rows, k, width] = outputs.dims();
-    let raw = outputs
-        .into_data()
-        .try_into_vec::<f32>()
-        .expect("f32 outputs");
+/// A network ready to predict many times: a tabular network's weights are copied to the host
+/// once and run there ([`TabularPredictor`]: faster than tensor operations at every batch
+/// size); other networks run through burn on the given device.
+#[derive(Debug, Clone)]
+pub struct Predictor {
+    model: Network,
+    host: Option<TabularPredictor>,
+}
+
+impl Predictor {
+    /// Prepares `model` (in eval mode) for prediction.
+    pub fn new(model: &Network) -> Self {
+        let host = match model {
+            Network::Tabular(net) => Some(TabularPredictor::new(net)),
+            Network::Conv(_) | Network::Text(_) => None,
+        };
+        Self {
+            model: model.clone(),
+            host,
+        }
+    }
+
+    /// The network's outputs for every row of `x`, as [`predict`] gives them.
+    pub fn predict(&self, x: Matrix, objective: &Objective, device: &Device) -> Vec<f32> {
+        let mut out = Vec::new();
+        let mut start = 0;
+        while start < x.rows {
+            let end = (start + PREDICT_BATCH).min(x.rows);
+            let (raw, members, width) = match &self.host {
+                Some(host) => {
+                    let rows = &x.values[start * x.width..end * x.width];
+                    let raw = host.forward(rows, end - start);
+                    (raw, host.members(), host.outputs())
+                }
+                None => {
+                    let outputs = self.model.forward(x.tensor(start, end, device));
+                    let [_, members, width] = outputs.dims();
+                    let raw = outputs.into_data().try_into_vec::<f32>();
+                    (raw.expect("f32 outputs"), members, width)
+                }
+            };
+            out.extend(combine_members(&raw, members, width, objective));
+            start = end;
+        }
+        out
+    }
+}
+
+/// Averages the `k` members of `raw` (`[rows, k, width]` outputs): mean of probabilities, or
+/// mean of values unstandardised.
+pub fn combine_members(raw: &[f32], k: usize, width: usize, objective: &Objective) -> Vec<f32> {
+    let rows = raw.len() / (k * width).max(1);
     match objective {
         Objective::Classification { .. } => {
             let mut probs = vec![0f32; rows * width];
@@ -96,15 +129,14 @@ mod tests {
 
     #[test]
     fn members_are_averaged_as_probabilities_and_values() {
-        let device = Device::flex();
         // One row, two members, two classes: member logits (0, 0) and (ln 3, 0).
-        let logits =
-            Tensor::<1>::from_floats([0.0, 0.0, 3f32.ln(), 0.0], &device).reshape([1, 2, 2]);
-        let p = combine_members(logits, &Objective::Classification { classes: 2 });
+        let logits = [0.0, 0.0, 3f32.ln(), 0.0];
+        let p = combine_members(&logits, 2, 2, &Objective::Classification { classes: 2 });
         assert!((p[0] - (0.5 + 0.75) / 2.0).abs() < 1e-6 && (p[0] + p[1] - 1.0).abs() < 1e-6);
-        let values = Tensor::<1>::from_floats([1.0, 3.0], &device).reshape([1, 2, 1]);
         let v = combine_members(
-            values,
+            &[1.0, 3.0],
+            2,
+            1,
             &Objective::Regression {
                 mean: 10.0,
                 std: 2.0,

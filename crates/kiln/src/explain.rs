@@ -8,7 +8,7 @@ use crate::error::KilnError;
 use burn::prelude::*;
 use kiln_data::{Table, Task};
 use kiln_explain::{Attribution, Background, Groups, Importance, LimeOptions, Model};
-use kiln_train::{Matrix, Objective};
+use kiln_train::{Matrix, Objective, Predictor};
 use serde::{Deserialize, Serialize};
 
 /// Explanation methods.
@@ -113,6 +113,7 @@ pub struct Explanation {
 /// A bundle as a model the explanation methods evaluate in large batches.
 pub struct BundleModel<'a> {
     bundle: &'a Bundle,
+    predictor: Predictor,
     device: Device,
 }
 
@@ -121,6 +122,7 @@ impl<'a> BundleModel<'a> {
     pub fn new(bundle: &'a Bundle) -> Self {
         Self {
             bundle,
+            predictor: Predictor::new(&bundle.model),
             device: Device::flex(),
         }
     }
@@ -137,15 +139,15 @@ impl Model for BundleModel<'_> {
 
     fn predict(&self, x: &[f32], rows: usize) -> Vec<f64> {
         let m = &self.bundle.manifest;
-        kiln_train::predict(
-            &self.bundle.model,
-            Matrix::new(x, rows, m.network.inputs),
-            &m.objective,
-            &self.device,
-        )
-        .into_iter()
-        .map(f64::from)
-        .collect()
+        self.predictor
+            .predict(
+                Matrix::new(x, rows, m.network.inputs),
+                &m.objective,
+                &self.device,
+            )
+            .into_iter()
+            .map(f64::from)
+            .collect()
     }
 }
 

@@ -374,7 +374,10 @@ fn main() {
         });
         let eval = model.unwrap().valid();
         let infer = infer_rate(matrix, &device, &|t: Tensor<2>| {
-            std::hint::black_box(combine_members(eval.forward(t), &objective));
+            let out = eval.forward(t);
+            let [_, members, width] = out.dims();
+            let raw = out.into_data().try_into_vec::<f32>().expect("f32 outputs");
+            std::hint::black_box(combine_members(&raw, members, width, &objective));
         });
         let measured = Measured {
             train_rates,

@@ -5,7 +5,7 @@ use std::mem::MaybeUninit;
 
 /// A read-only matrix: `rows × cols` values of `data`, element (r, c) at `r * row + c * col`.
 #[derive(Clone, Copy)]
-pub(super) struct View<'a> {
+pub(crate) struct View<'a> {
     data: &'a [f32],
     rows: usize,
     cols: usize,
@@ -15,7 +15,7 @@ pub(super) struct View<'a> {
 
 impl<'a> View<'a> {
     /// A row-major `rows × cols` matrix.
-    pub(super) fn new(data: &'a [f32], rows: usize, cols: usize) -> Self {
+    pub(crate) fn new(data: &'a [f32], rows: usize, cols: usize) -> Self {
         Self {
             data,
             rows,
@@ -45,7 +45,7 @@ impl<'a> View<'a> {
 }
 
 /// `dst` (row-major, `a.rows × b.cols`) becomes `a × b`, or `dst + a × b` when `accumulate`.
-pub(super) fn matmul(dst: &mut [f32], a: View, b: View, accumulate: bool) {
+pub(crate) fn matmul(dst: &mut [f32], a: View, b: View, accumulate: bool) {
     // SAFETY: `dst` is initialised, so reading it to accumulate is sound.
     unsafe { gemm_into(dst.as_mut_ptr(), dst.len(), a, b, accumulate) }
 }

@@ -3,7 +3,7 @@
 //! any other element type, burn's own operation runs instead, so callers need not care.
 
 mod conv;
-mod matmul;
+pub(crate) mod matmul;
 mod norm;
 mod pool;
 
