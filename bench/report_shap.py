@@ -232,9 +232,11 @@ def render(args: argparse.Namespace, r: dict[str, list[dict[str, Any]]]) -> str:
             med(k30, "overhead_s", True), med(s30, "overhead_s", True), fmt_s),
         row("Model throughput during the explanation (rows/s)", med(k30, "model_rows_per_s"),
             med(s30, "model_rows_per_s"), fmt_int),
-        row("Network forward, 32,768 rows (GFLOP/s)", med(kp, "predict_gflops"),
+        row("Prediction, 32,768 rows (GFLOP/s; Kiln: its host predictor, as `kiln explain`)",
+            med(kp, "predict_gflops"),
             med(sp, "predict_gflops"), fmt_int),
-        row("One hidden layer, [16,384 × 256] · [256 × 256] (GFLOP/s)", med(kp, "hidden_2d_gflops"),
+        row("One hidden layer, [16,384 × 256] · [256 × 256] (GFLOP/s; Kiln: burn's `Linear`, "
+            "which its prediction no longer uses)", med(kp, "hidden_2d_gflops"),
             med(sp, "hidden_2d_gflops"), fmt_int),
     ]
     if kp and finite(kp[0].get("multiply_adds_per_row")):
