@@ -4,6 +4,7 @@
 //! with its bias, layer norm and activation applied in place, instead of a tensor operation per
 //! step with a pass over memory and a dispatch each.
 
+use crate::kernels::LANES;
 use crate::kernels::matmul::{View, matmul};
 use crate::tabular::{Activation, LAYER_NORM_EPSILON, TabularNet};
 use burn::module::Param;
@@ -224,10 +225,10 @@ fn layer_norm(row: &mut [f32], norm: &Norm) {
     }
 }
 
-/// The dot product of `a` and `b`, in 16 partial sums so that it vectorises.
+/// The dot product of `a` and `b`, in [`LANES`] partial sums so that it vectorises.
 fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut lanes = [0f32; 16];
-    let (ca, cb) = (a.chunks_exact(16), b.chunks_exact(16));
+    let mut lanes = [0f32; LANES];
+    let (ca, cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
     let rest: f32 = ca
         .remainder()
         .iter()
@@ -235,7 +236,7 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
         .map(|(x, y)| x * y)
         .sum();
     for (x, y) in ca.zip(cb) {
-        for i in 0..16 {
+        for i in 0..LANES {
             lanes[i] += x[i] * y[i];
         }
     }

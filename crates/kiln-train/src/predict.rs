@@ -46,21 +46,19 @@ pub fn predict(model: &Network, x: Matrix, objective: &Objective, device: &Devic
 /// once and run there ([`TabularPredictor`]: faster than tensor operations at every batch
 /// size); other networks run through burn on the given device.
 #[derive(Debug, Clone)]
-pub struct Predictor {
-    model: Network,
-    host: Option<TabularPredictor>,
+pub enum Predictor {
+    /// A tabular network, on the host.
+    Host(TabularPredictor),
+    /// Any other network, through burn.
+    Burn(Network),
 }
 
 impl Predictor {
     /// Prepares `model` (in eval mode) for prediction.
     pub fn new(model: &Network) -> Self {
-        let host = match model {
-            Network::Tabular(net) => Some(TabularPredictor::new(net)),
-            Network::Conv(_) | Network::Text(_) => None,
-        };
-        Self {
-            model: model.clone(),
-            host,
+        match model {
+            Network::Tabular(net) => Predictor::Host(TabularPredictor::new(net)),
+            Network::Conv(_) | Network::Text(_) => Predictor::Burn(model.clone()),
         }
     }
 
@@ -70,14 +68,14 @@ impl Predictor {
         let mut start = 0;
         while start < x.rows {
             let end = (start + PREDICT_BATCH).min(x.rows);
-            let (raw, members, width) = match &self.host {
-                Some(host) => {
+            let (raw, members, width) = match self {
+                Predictor::Host(host) => {
                     let rows = &x.values[start * x.width..end * x.width];
                     let raw = host.forward(rows, end - start);
                     (raw, host.members(), host.outputs())
                 }
-                None => {
-                    let outputs = self.model.forward(x.tensor(start, end, device));
+                Predictor::Burn(model) => {
+                    let outputs = model.forward(x.tensor(start, end, device));
                     let [_, members, width] = outputs.dims();
                     let raw = outputs.into_data().try_into_vec::<f32>();
                     (raw.expect("f32 outputs"), members, width)

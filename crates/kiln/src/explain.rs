@@ -649,13 +649,13 @@ pub fn token_attributions(
         let Some(bag) = &text.ngrams else { continue };
         let block = start + text.sentence_width();
         let block = block..block + bag.terms.len();
+        let model = BundleModel::new(bundle);
         for &r in rows {
             let x = &encoded.values[r * width..(r + 1) * width];
             let mut baseline = x.to_vec();
             baseline[block.clone()].fill(0.0);
             let per_input = input_gradients(bundle, &baseline, x, steps);
-            let ends =
-                BundleModel::new(bundle).predict(&[baseline.clone(), x.to_vec()].concat(), 2);
+            let ends = model.predict(&[baseline.clone(), x.to_vec()].concat(), 2);
             let mut terms: Vec<(String, Vec<f64>)> = block
                 .clone()
                 .filter(|&j| x[j] != 0.0)

@@ -51,7 +51,7 @@ fn channel_sum(data: &[f32], c: usize, channels: usize, plane: usize) -> f64 {
 
 /// Partial sums a reduction keeps side by side, so that its loop vectorises: one running f32
 /// sum is a chain of dependent additions the compiler may not reorder.
-const LANES: usize = 16;
+pub(crate) const LANES: usize = 16;
 
 /// The sum of `f(v)` over `values`, in [`LANES`] partial sums.
 fn lane_sum(values: &[f32], f: impl Fn(f32) -> f32) -> f32 {
