@@ -298,14 +298,19 @@ impl Preprocessor {
 
     /// Transforms every row of `table`, matching columns by name in any order.
     pub fn transform(&self, table: &Table) -> Result<Encoded, DataError> {
-        let by_name: HashMap<&str, &Column> =
-            table.columns.iter().map(|c| (c.name.as_str(), c)).collect();
-        let missing: Vec<&str> = self
-            .features
-            .iter()
-            .map(|f| f.column.as_str())
-            .filter(|c| !by_name.contains_key(c))
-            .collect();
+        let mut finder = table.finder();
+        let mut used = vec![false; table.columns.len()];
+        let mut columns = Vec::with_capacity(self.features.len());
+        let mut missing = Vec::new();
+        for f in &self.features {
+            match finder.position(&f.column) {
+                Some(i) => {
+                    used[i] = true;
+                    columns.push(&table.columns[i]);
+                }
+                None => missing.push(f.column.as_str()),
+            }
+        }
         if !missing.is_empty() {
             return Err(DataError::MissingColumn {
                 file: table.source.clone(),
@@ -321,26 +326,20 @@ impl Preprocessor {
         let mut values = vec![0f32; rows * width];
         let mut offset = 0;
         let mut unseen_levels = Vec::new();
-        for f in &self.features {
-            let column = by_name[f.column.as_str()];
+        for (f, column) in self.features.iter().zip(columns) {
             let unseen = encode_column(table, column, &f.encoder, &mut values, width, offset)?;
             if unseen > 0 {
                 unseen_levels.push((f.column.clone(), unseen));
             }
             offset += f.encoder.width();
         }
-        let used: std::collections::HashSet<&str> = self
-            .features
-            .iter()
-            .map(|f| f.column.as_str())
-            .chain(self.dropped.iter().map(|(c, _)| c.as_str()))
-            .chain(std::iter::once(self.target.as_str()))
-            .collect();
+        let known = |name: &str| name == self.target || self.dropped.iter().any(|(c, _)| c == name);
         let ignored_columns = table
             .columns
             .iter()
-            .filter(|c| !used.contains(c.name.as_str()))
-            .map(|c| c.name.clone())
+            .zip(&used)
+            .filter(|(c, used)| !**used && !known(&c.name))
+            .map(|(c, _)| c.name.clone())
             .collect();
         Ok(Encoded {
             values: self.network_inputs(values)?,

@@ -122,20 +122,33 @@ impl TabularPredictor {
 
     /// Per-member outputs `[rows, members, outputs]` (logits, or standardised values) for the
     /// `rows` rows of `x` (row-major, [`Self::inputs`] values each), as
-    /// [`TabularNet::forward`] computes them.
+    /// [`TabularNet::forward`] computes them; blocks run on all cores.
     pub fn forward(&self, x: &[f32], rows: usize) -> Vec<f32> {
+        self.forward_blocks(x, rows, true)
+    }
+
+    /// [`Self::forward`] with every block on the calling thread, for callers whose other
+    /// cores have other work (a server under load).
+    pub fn forward_on_this_thread(&self, x: &[f32], rows: usize) -> Vec<f32> {
+        self.forward_blocks(x, rows, false)
+    }
+
+    fn forward_blocks(&self, x: &[f32], rows: usize, parallel: bool) -> Vec<f32> {
         assert_eq!(x.len(), rows * self.inputs, "predictor input size");
         let block = (BLOCK_MATRIX_ROWS / self.members).max(1);
         let per_row = self.members * self.outputs;
         let mut out = vec![0.0; rows * per_row];
-        if rows <= block {
-            // One block: on the calling thread, with no hand-off to the pool's.
-            self.block(x, rows, &mut out);
-            return out;
+        if parallel && rows > block {
+            x.par_chunks(block * self.inputs.max(1))
+                .zip(out.par_chunks_mut(block * per_row))
+                .for_each(|(x, out)| self.block(x, out.len() / per_row, out));
+        } else {
+            // No hand-off to the pool's threads: one block, or a caller that asked for none.
+            let x_blocks = x.chunks(block * self.inputs.max(1));
+            for (x, out) in x_blocks.zip(out.chunks_mut(block * per_row)) {
+                self.block(x, out.len() / per_row, out);
+            }
         }
-        x.par_chunks(block * self.inputs.max(1))
-            .zip(out.par_chunks_mut(block * per_row))
-            .for_each(|(x, out)| self.block(x, out.len() / per_row, out));
         out
     }
 
@@ -315,6 +328,8 @@ mod tests {
         let predictor = TabularPredictor::new(&net);
         let x: Vec<f32> = (0..50 * 7).map(|i| ((i * 37) % 11) as f32 - 5.0).collect();
         let all = predictor.forward(&x, 50);
+        // The blocks are the same on one thread as on all cores, so the results are too.
+        assert_eq!(predictor.forward_on_this_thread(&x, 50), all);
         let per_row = 8 * 3;
         for r in [0, 17, 49] {
             let alone = predictor.forward(&x[r * 7..(r + 1) * 7], 1);

@@ -30,8 +30,9 @@ impl DriftWatch {
 
     /// Keeps a served request's rows (in the model's input order) and predictions.
     pub fn record(&self, table: &Table, outputs: &Outputs, classes: &[String]) {
+        let mut finder = table.finder();
         let columns: Vec<Option<&kiln::data::Column>> =
-            self.inputs.iter().map(|name| table.column(name)).collect();
+            self.inputs.iter().map(|name| finder.find(name)).collect();
         let labels = (!classes.is_empty()).then(|| outputs.labels(classes.len()));
         let mut recent = self.recent.lock().expect("drift buffer lock");
         let skip = outputs.rows.saturating_sub(self.capacity);

@@ -232,9 +232,9 @@ async fn infer_v2(
         let (request, binary) = v2::parse(&body, json_len)?;
         let table = v2::table(&request, &binary, &model.signature)?;
         let outputs = model.infer(&table).await?;
-        let response = v2::response(&request, &model, &outputs)?;
+        let response = Json(v2::response(&request, &model, &outputs)?).into_response();
         log_prediction(&state, &model, request.id.clone(), table, outputs.values);
-        Ok::<_, ApiError>(Json(response).into_response())
+        Ok::<_, ApiError>(response)
     }
     .await;
     finish(&state, "v2", served.as_deref(), start, result)

@@ -44,7 +44,7 @@ pub struct VersionMetrics {
     pub ok: [IntCounter; 2],
     /// Latency of the requests answered 200.
     pub latency: prometheus::Histogram,
-    /// Requests waiting for the batching thread.
+    /// Requests waiting to join a batch.
     pub queue_depth: IntGauge,
     /// Rows per batch run.
     pub batch_size: prometheus::Histogram,
@@ -85,7 +85,7 @@ impl Metrics {
         let queue_depth = IntGaugeVec::new(
             Opts::new(
                 "kiln_queue_depth",
-                "Requests waiting for a model version's batching thread.",
+                "Requests waiting to join a batch of a model version.",
             ),
             &["model", "version"],
         )

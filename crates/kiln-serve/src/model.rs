@@ -92,7 +92,7 @@ pub struct ModelVersion {
 }
 
 impl ModelVersion {
-    /// Loads a bundle and starts its batching thread.
+    /// Loads a bundle and prepares its network for batched prediction.
     pub fn load(
         name: &str,
         version: u64,
@@ -139,15 +139,13 @@ impl ModelVersion {
         };
         let version_label = version.to_string();
         let version_metrics: VersionMetrics = metrics.version(name, &version_label);
-        let runner = Runner::start(
-            model,
+        let runner = Runner::new(
+            &model,
             manifest.objective,
             preprocessor.width(),
             policy,
             version_metrics.clone(),
-            format!("kiln-{name}-{version}"),
-        )
-        .map_err(|e| format!("cannot start its batching thread: {e}"))?;
+        );
         Ok(Self {
             name: name.to_string(),
             version,

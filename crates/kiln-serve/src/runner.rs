@@ -1,15 +1,19 @@
-//! Dynamic batching: requests for one model version wait in a bounded queue; one thread takes
-//! what is waiting (up to `max_batch` rows, waiting at most `max_delay` for more), runs it through
-//! the network as one batch and answers each request with its own rows.
+//! Dynamic batching: requests for one model version wait in a bounded queue. The first request
+//! to find no batch running starts a leader task on the server's own threads; the leader takes
+//! what is waiting (up to `max_batch` rows, waiting at most `max_delay` for more), runs it
+//! through the network as one batch, answers each request with its own rows, and goes on while
+//! requests keep arriving. There is no batching thread to hand requests to and back from: under
+//! load one core computes a batch while the others parse the next one.
 
 use crate::error::ApiError;
 use crate::metrics::VersionMetrics;
 use burn::prelude::Device;
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError, TrySendError};
 use kiln::model::Network;
 use kiln::training::{Matrix, Objective, Predictor};
-use std::time::{Duration, Instant};
-use tokio::sync::oneshot;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{Notify, oneshot};
 
 /// How batches are formed.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -22,6 +26,11 @@ pub struct BatchPolicy {
     pub queue: usize,
 }
 
+/// Batches of at most this many rows run on the leader's thread alone. Under load the other
+/// cores are busy parsing and answering requests, so handing a small batch to the thread pool
+/// costs wake-ups and saves nothing; larger batches (one big request) are split over all cores.
+const ON_ONE_THREAD_ROWS: usize = 64;
+
 /// Encoded rows waiting for the network, with where to send their outputs.
 struct Job {
     values: Vec<f32>,
@@ -29,64 +38,82 @@ struct Job {
     reply: oneshot::Sender<Result<Vec<f32>, ApiError>>,
 }
 
-/// The queue in front of one model version's batching thread. Dropping the last handle lets
-/// the thread finish what is queued and exit.
-pub struct Runner {
-    queue: Sender<Job>,
+/// The waiting requests, and whether a leader is taking them.
+#[derive(Default)]
+struct Queue {
+    jobs: VecDeque<Job>,
+    rows: usize,
+    leading: bool,
+}
+
+/// What the requests and the leader share.
+struct Shared {
+    queue: Mutex<Queue>,
+    /// Wakes a leader that waits for more rows (`max_delay`).
+    arrived: Notify,
+    model: Predictor,
+    objective: Objective,
     width: usize,
+    policy: BatchPolicy,
     metrics: VersionMetrics,
+    device: Device,
+}
+
+/// The batching queue in front of one model version's network.
+pub struct Runner {
+    shared: Arc<Shared>,
 }
 
 impl Runner {
-    /// Starts the batching thread for `model`, whose rows have `width` inputs.
-    pub fn start(
-        model: Network,
+    /// Prepares `model`, whose rows have `width` inputs, for batched prediction.
+    pub fn new(
+        model: &Network,
         objective: Objective,
         width: usize,
         policy: BatchPolicy,
         metrics: VersionMetrics,
-        thread_name: String,
-    ) -> std::io::Result<Self> {
-        let (queue, jobs) = crossbeam_channel::bounded(policy.queue.max(1));
-        let worker = Worker {
-            model: Predictor::new(&model),
-            objective,
-            width,
-            policy,
-            metrics: metrics.clone(),
-        };
-        std::thread::Builder::new()
-            .name(thread_name)
-            .spawn(move || worker.run(jobs))?;
-        Ok(Self {
-            queue,
-            width,
-            metrics,
-        })
+    ) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                queue: Mutex::new(Queue::default()),
+                arrived: Notify::new(),
+                model: Predictor::new(model),
+                objective,
+                width,
+                policy,
+                metrics,
+                device: Device::flex(),
+            }),
+        }
     }
 
     /// Runs `rows` encoded rows through the network: probabilities (classification) or values.
+    /// Must be called within the server's tokio runtime, where the leader task runs.
     pub async fn run(&self, values: Vec<f32>, rows: usize) -> Result<Vec<f32>, ApiError> {
-        debug_assert_eq!(values.len(), rows * self.width);
+        let shared = &self.shared;
+        debug_assert_eq!(values.len(), rows * shared.width);
         let (reply, answer) = oneshot::channel();
-        match self.queue.try_send(Job {
-            values,
-            rows,
-            reply,
-        }) {
-            Ok(()) => self.metrics.queue_depth.inc(),
-            Err(TrySendError::Full(_)) => {
+        let lead = {
+            let mut queue = shared.lock();
+            if queue.jobs.len() >= shared.policy.queue.max(1) {
                 return Err(ApiError::unavailable(
                     "the server's queue for this model is full; retry shortly, send fewer concurrent requests, or start the server with a larger --queue",
                     1,
                 ));
             }
-            Err(TrySendError::Disconnected(_)) => {
-                return Err(ApiError::unavailable(
-                    "this model version is being unloaded; retry to reach the current version",
-                    1,
-                ));
-            }
+            queue.jobs.push_back(Job {
+                values,
+                rows,
+                reply,
+            });
+            queue.rows += rows;
+            shared.metrics.queue_depth.inc();
+            !std::mem::replace(&mut queue.leading, true)
+        };
+        if lead {
+            tokio::spawn(Arc::clone(shared).lead());
+        } else if shared.policy.max_delay > Duration::ZERO {
+            shared.arrived.notify_one();
         }
         answer.await.unwrap_or_else(|_| {
             Err(ApiError::new(
@@ -97,62 +124,62 @@ impl Runner {
     }
 }
 
-/// The batching thread's state.
-struct Worker {
-    model: Predictor,
-    objective: Objective,
-    width: usize,
-    policy: BatchPolicy,
-    metrics: VersionMetrics,
-}
+impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
+        // A panic never happens while the lock is held (the network runs outside it), so a
+        // poisoned lock still holds a consistent queue.
+        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+    }
 
-impl Worker {
-    fn run(self, jobs: Receiver<Job>) {
-        let device = Device::flex();
-        let mut carried: Option<Job> = None;
+    /// Takes batches and answers them until no request waits, then stops leading.
+    async fn lead(self: Arc<Self>) {
         loop {
-            let first = match carried.take() {
-                Some(job) => job,
-                None => match jobs.recv() {
-                    Ok(job) => job,
-                    Err(_) => return,
-                },
-            };
-            self.metrics.queue_depth.dec();
-            let mut rows = first.rows;
-            let mut batch = vec![first];
-            let deadline = Instant::now() + self.policy.max_delay;
-            while rows < self.policy.max_batch {
-                let next = match jobs.try_recv() {
-                    Ok(job) => job,
-                    Err(TryRecvError::Disconnected) => break,
-                    Err(TryRecvError::Empty) => {
-                        if self.policy.max_delay.is_zero() {
-                            break;
-                        }
-                        match jobs.recv_deadline(deadline) {
-                            Ok(job) => job,
-                            Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {
-                                break;
-                            }
-                        }
-                    }
-                };
-                self.metrics.queue_depth.dec();
-                if rows + next.rows > self.policy.max_batch {
-                    carried = Some(next);
-                    self.metrics.queue_depth.inc();
-                    break;
-                }
-                rows += next.rows;
-                batch.push(next);
+            if !self.policy.max_delay.is_zero() {
+                self.wait_for_rows().await;
             }
-            self.answer(batch, rows, &device);
+            let (batch, rows) = {
+                let mut queue = self.lock();
+                let mut rows = 0;
+                let mut batch = Vec::new();
+                while let Some(job) = queue.jobs.front() {
+                    // A request larger than a batch runs alone rather than never.
+                    if !batch.is_empty() && rows + job.rows > self.policy.max_batch {
+                        break;
+                    }
+                    let job = queue.jobs.pop_front().expect("a front job");
+                    rows += job.rows;
+                    batch.push(job);
+                }
+                queue.rows -= rows;
+                if batch.is_empty() {
+                    queue.leading = false;
+                    return;
+                }
+                (batch, rows)
+            };
+            self.metrics.queue_depth.sub(batch.len() as i64);
+            self.answer(batch, rows);
+            // Lets the requests just answered (and any other task) run before the next batch.
+            tokio::task::yield_now().await;
+        }
+    }
+
+    /// Waits until a batch's worth of rows is queued or `max_delay` has passed.
+    async fn wait_for_rows(&self) {
+        let deadline = tokio::time::Instant::now() + self.policy.max_delay;
+        loop {
+            let arrived = self.arrived.notified();
+            if self.lock().rows >= self.policy.max_batch {
+                return;
+            }
+            if tokio::time::timeout_at(deadline, arrived).await.is_err() {
+                return;
+            }
         }
     }
 
     /// Runs one batch and answers each of its requests.
-    fn answer(&self, batch: Vec<Job>, rows: usize, device: &Device) {
+    fn answer(&self, batch: Vec<Job>, rows: usize) {
         let mut values = Vec::with_capacity(rows * self.width);
         for job in &batch {
             values.extend_from_slice(&job.values);
@@ -160,11 +187,13 @@ impl Worker {
         self.metrics.batch_size.observe(rows as f64);
         self.metrics.rows.inc_by(rows as u64);
         let outputs = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            self.model.predict(
-                Matrix::new(&values, rows, self.width),
-                &self.objective,
-                device,
-            )
+            let x = Matrix::new(&values, rows, self.width);
+            if rows <= ON_ONE_THREAD_ROWS {
+                self.model
+                    .predict_on_this_thread(x, &self.objective, &self.device)
+            } else {
+                self.model.predict(x, &self.objective, &self.device)
+            }
         }));
         let Ok(outputs) = outputs else {
             for job in batch {

@@ -6,7 +6,7 @@ use crate::error::ApiError;
 use crate::input::{Columns, DataType, NumberType, flatten, json_cell, number_cell};
 use crate::model::{InputKind, ModelVersion, Outputs, Signature};
 use kiln::data::{Cell, Table};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 /// The header that marks a request whose JSON is followed by binary tensor data.
@@ -292,12 +292,47 @@ fn output_specs(signature: &Signature) -> Vec<(&'static str, &'static str, Vec<i
     }
 }
 
+/// The response to an inference request, serialised as it is written (no JSON tree).
+#[derive(Debug, Serialize)]
+pub struct InferResponse<'a> {
+    model_name: &'a str,
+    model_version: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<&'a str>,
+    outputs: Vec<OutputTensor<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parameters: Option<ResponseParameters<'a>>,
+}
+
+/// One output tensor of a response.
+#[derive(Debug, Serialize)]
+struct OutputTensor<'a> {
+    name: &'static str,
+    datatype: &'static str,
+    shape: Vec<usize>,
+    data: OutputData<'a>,
+}
+
+/// An output tensor's elements.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+enum OutputData<'a> {
+    Labels(Vec<&'a str>),
+    Numbers(&'a [f32]),
+}
+
+/// Response parameters: per categorical input, rows that held a category unseen in training.
+#[derive(Debug, Serialize)]
+struct ResponseParameters<'a> {
+    unseen_categories: std::collections::BTreeMap<&'a str, usize>,
+}
+
 /// The response to an inference request.
-pub fn response(
-    request: &InferRequest,
-    model: &ModelVersion,
-    outputs: &Outputs,
-) -> Result<Value, ApiError> {
+pub fn response<'a>(
+    request: &'a InferRequest,
+    model: &'a ModelVersion,
+    outputs: &'a Outputs,
+) -> Result<InferResponse<'a>, ApiError> {
     let signature = &model.signature;
     let specs = output_specs(signature);
     let wanted: Vec<&str> = match &request.outputs {
@@ -317,41 +352,50 @@ pub fn response(
         }
     };
     let n = outputs.rows;
-    let tensors: Vec<Value> = wanted
+    let classes = signature.classes.len();
+    let tensors = wanted
         .into_iter()
         .map(|name| match name {
-            "label" => {
-                let labels: Vec<&str> = outputs
-                    .labels(signature.classes.len())
-                    .into_iter()
-                    .map(|i| signature.classes[i].as_str())
-                    .collect();
-                json!({"name": "label", "datatype": "BYTES", "shape": [n], "data": labels})
-            }
-            "probabilities" => json!({
-                "name": "probabilities", "datatype": "FP32",
-                "shape": [n, signature.classes.len()], "data": outputs.values,
-            }),
-            _ => json!({"name": "prediction", "datatype": "FP32", "shape": [n], "data": outputs.values}),
+            "label" => OutputTensor {
+                name: "label",
+                datatype: "BYTES",
+                shape: vec![n],
+                data: OutputData::Labels(
+                    outputs
+                        .labels(classes)
+                        .into_iter()
+                        .map(|i| signature.classes[i].as_str())
+                        .collect(),
+                ),
+            },
+            "probabilities" => OutputTensor {
+                name: "probabilities",
+                datatype: "FP32",
+                shape: vec![n, classes],
+                data: OutputData::Numbers(&outputs.values),
+            },
+            _ => OutputTensor {
+                name: "prediction",
+                datatype: "FP32",
+                shape: vec![n],
+                data: OutputData::Numbers(&outputs.values),
+            },
         })
         .collect();
-    let mut body = json!({
-        "model_name": model.name,
-        "model_version": model.version.to_string(),
-        "outputs": tensors,
-    });
-    if let Some(id) = &request.id {
-        body["id"] = json!(id);
-    }
-    if !outputs.unseen_categories.is_empty() {
-        let unseen: serde_json::Map<String, Value> = outputs
+    let parameters = (!outputs.unseen_categories.is_empty()).then(|| ResponseParameters {
+        unseen_categories: outputs
             .unseen_categories
             .iter()
-            .map(|(column, n)| (column.clone(), json!(n)))
-            .collect();
-        body["parameters"] = json!({ "unseen_categories": unseen });
-    }
-    Ok(body)
+            .map(|(column, n)| (column.as_str(), *n))
+            .collect(),
+    });
+    Ok(InferResponse {
+        model_name: &model.name,
+        model_version: model.version.to_string(),
+        id: request.id.as_deref(),
+        outputs: tensors,
+        parameters,
+    })
 }
 
 /// A model's metadata: its versions, inputs, outputs and task.

@@ -64,6 +64,27 @@ impl Predictor {
 
     /// The network's outputs for every row of `x`, as [`predict`] gives them.
     pub fn predict(&self, x: Matrix, objective: &Objective, device: &Device) -> Vec<f32> {
+        self.predict_rows(x, objective, device, true)
+    }
+
+    /// [`Self::predict`], with a tabular network on the calling thread only (a server under
+    /// load, whose other cores have requests to parse); the results are the same.
+    pub fn predict_on_this_thread(
+        &self,
+        x: Matrix,
+        objective: &Objective,
+        device: &Device,
+    ) -> Vec<f32> {
+        self.predict_rows(x, objective, device, false)
+    }
+
+    fn predict_rows(
+        &self,
+        x: Matrix,
+        objective: &Objective,
+        device: &Device,
+        all_cores: bool,
+    ) -> Vec<f32> {
         let mut out = Vec::new();
         let mut start = 0;
         while start < x.rows {
@@ -71,7 +92,11 @@ impl Predictor {
             let (raw, members, width) = match self {
                 Predictor::Host(host) => {
                     let rows = &x.values[start * x.width..end * x.width];
-                    let raw = host.forward(rows, end - start);
+                    let raw = if all_cores {
+                        host.forward(rows, end - start)
+                    } else {
+                        host.forward_on_this_thread(rows, end - start)
+                    };
                     (raw, host.members(), host.outputs())
                 }
                 Predictor::Burn(model) => {
