@@ -35,6 +35,8 @@ const ON_ONE_THREAD_ROWS: usize = 64;
 struct Job {
     values: Vec<f32>,
     rows: usize,
+    /// When it joined the queue.
+    queued: tokio::time::Instant,
     reply: oneshot::Sender<Result<Vec<f32>, ApiError>>,
 }
 
@@ -104,6 +106,7 @@ impl Runner {
             queue.jobs.push_back(Job {
                 values,
                 rows,
+                queued: tokio::time::Instant::now(),
                 reply,
             });
             queue.rows += rows;
@@ -164,15 +167,26 @@ impl Shared {
         }
     }
 
-    /// Waits until a batch's worth of rows is queued or `max_delay` has passed.
+    /// Waits until a batch's worth of rows is queued or the oldest waiting request has waited
+    /// `max_delay`.
     async fn wait_for_rows(&self) {
-        let deadline = tokio::time::Instant::now() + self.policy.max_delay;
         loop {
             let arrived = self.arrived.notified();
-            if self.lock().rows >= self.policy.max_batch {
-                return;
-            }
-            if tokio::time::timeout_at(deadline, arrived).await.is_err() {
+            let deadline = {
+                let queue = self.lock();
+                match queue.jobs.front() {
+                    Some(oldest) if queue.rows < self.policy.max_batch => {
+                        oldest.queued + self.policy.max_delay
+                    }
+                    _ => return,
+                }
+            };
+            // Tokio's timers fire on the millisecond tick after their deadline; aiming a tick
+            // early keeps the wait within `max_delay`.
+            let tick = deadline
+                .checked_sub(Duration::from_millis(1))
+                .unwrap_or(deadline);
+            if tokio::time::timeout_at(tick, arrived).await.is_err() {
                 return;
             }
         }
