@@ -8,9 +8,11 @@ use crate::prediction_log::PredictionLog;
 use crate::repository::Registry;
 use crate::{tfserving, v2};
 use axum::body::Bytes;
+use axum::extract::FromRequestParts;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -38,6 +40,8 @@ pub struct AppState {
 
 /// The server's routes and middleware.
 pub fn router(state: AppState) -> Router {
+    // One reference count per request instead of one per shared field.
+    let state = Arc::new(state);
     Router::new()
         .route("/v2/health/live", get(|| async { Json(json!({"live": true})) }))
         .route("/v2/health/ready", get(server_ready))
@@ -66,7 +70,7 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Refuses requests without the bearer token, but for health checks.
-async fn authorize(State(state): State<AppState>, request: Request, next: Next) -> Response {
+async fn authorize(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
     let Some(token) = &state.token else {
         return next.run(request).await;
     };
@@ -101,7 +105,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// Answers 503 when a request takes longer than the server's timeout.
-async fn timeout(State(state): State<AppState>, request: Request, next: Next) -> Response {
+async fn timeout(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
     match tokio::time::timeout(state.timeout, next.run(request)).await {
         Ok(response) => response,
         Err(_) => ApiError::unavailable(
@@ -115,7 +119,7 @@ async fn timeout(State(state): State<AppState>, request: Request, next: Next) ->
     }
 }
 
-async fn server_ready(State(state): State<AppState>) -> Response {
+async fn server_ready(State(state): State<Arc<AppState>>) -> Response {
     if state.registry.ready() {
         Json(json!({"ready": true})).into_response()
     } else {
@@ -136,7 +140,7 @@ async fn server_metadata() -> Json<serde_json::Value> {
 }
 
 async fn model_metadata(
-    State(state): State<AppState>,
+    State(state): State<Arc<AppState>>,
     Path(model): Path<String>,
 ) -> Result<Response, ApiError> {
     let m = state.registry.get(&model, None)?;
@@ -144,7 +148,7 @@ async fn model_metadata(
 }
 
 async fn version_metadata(
-    State(state): State<AppState>,
+    State(state): State<Arc<AppState>>,
     Path((model, version)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let m = state.registry.get(&model, Some(&version))?;
@@ -152,7 +156,7 @@ async fn version_metadata(
 }
 
 async fn model_ready(
-    State(state): State<AppState>,
+    State(state): State<Arc<AppState>>,
     Path(model): Path<String>,
 ) -> Result<Response, ApiError> {
     state.registry.get(&model, None)?;
@@ -160,7 +164,7 @@ async fn model_ready(
 }
 
 async fn version_ready(
-    State(state): State<AppState>,
+    State(state): State<Arc<AppState>>,
     Path((model, version)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     state.registry.get(&model, Some(&version))?;
@@ -168,21 +172,33 @@ async fn version_ready(
 }
 
 async fn infer(
-    State(state): State<AppState>,
+    State(state): State<Arc<AppState>>,
     Path(model): Path<String>,
-    headers: HeaderMap,
+    JsonLength(json_len): JsonLength,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    infer_v2(state, model, None, headers, body).await
+    infer_v2(state, model, None, json_len, body).await
 }
 
 async fn infer_version(
-    State(state): State<AppState>,
+    State(state): State<Arc<AppState>>,
     Path((model, version)): Path<(String, String)>,
-    headers: HeaderMap,
+    JsonLength(json_len): JsonLength,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    infer_v2(state, model, Some(version), headers, body).await
+    infer_v2(state, model, Some(version), json_len, body).await
+}
+
+/// The `Inference-Header-Content-Length` header, the only one inference reads: extracting the
+/// whole `HeaderMap` would copy every header of every request.
+struct JsonLength(Option<HeaderValue>);
+
+impl<S: Send + Sync> FromRequestParts<S> for JsonLength {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(parts.headers.get(v2::BINARY_HEADER).cloned()))
+    }
 }
 
 /// The request body, or an error that says why it could not be read.
@@ -204,10 +220,10 @@ fn body_bytes(state: &AppState, body: Result<Bytes, BytesRejection>) -> Result<B
 }
 
 async fn infer_v2(
-    state: AppState,
+    state: Arc<AppState>,
     name: String,
     version: Option<String>,
-    headers: HeaderMap,
+    json_len: Option<HeaderValue>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let start = Instant::now();
@@ -216,8 +232,7 @@ async fn infer_v2(
         let body = body_bytes(&state, body)?;
         let model = state.registry.get(&name, version.as_deref())?;
         served = Some(Arc::clone(&model));
-        let json_len = headers
-            .get(v2::BINARY_HEADER)
+        let json_len = json_len
             .map(|v| {
                 v.to_str()
                     .ok()
@@ -293,7 +308,7 @@ fn log_prediction(
     }
 }
 
-async fn repository_index(State(state): State<AppState>) -> Response {
+async fn repository_index(State(state): State<Arc<AppState>>) -> Response {
     let registry = Arc::clone(&state.registry);
     let index = tokio::task::spawn_blocking(move || registry.index())
         .await
@@ -306,7 +321,7 @@ async fn repository_index(State(state): State<AppState>) -> Response {
 }
 
 async fn load(
-    State(state): State<AppState>,
+    State(state): State<Arc<AppState>>,
     Path(model): Path<String>,
 ) -> Result<Response, ApiError> {
     let registry = Arc::clone(&state.registry);
@@ -326,7 +341,7 @@ async fn load(
 }
 
 async fn unload(
-    State(state): State<AppState>,
+    State(state): State<Arc<AppState>>,
     Path(model): Path<String>,
 ) -> Result<Response, ApiError> {
     state.registry.unload(&model)?;
@@ -343,7 +358,7 @@ fn predict_target(target: &str) -> Result<&str, ApiError> {
 }
 
 async fn tf_status(
-    State(state): State<AppState>,
+    State(state): State<Arc<AppState>>,
     Path(model): Path<String>,
 ) -> Result<Response, ApiError> {
     state.registry.get(&model, None)?;
@@ -351,7 +366,7 @@ async fn tf_status(
 }
 
 async fn tf_version_status(
-    State(state): State<AppState>,
+    State(state): State<Arc<AppState>>,
     Path((model, version)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let m = state.registry.get(&model, Some(&version))?;
@@ -359,7 +374,7 @@ async fn tf_version_status(
 }
 
 async fn tf_predict(
-    State(state): State<AppState>,
+    State(state): State<Arc<AppState>>,
     Path(target): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
@@ -367,7 +382,7 @@ async fn tf_predict(
 }
 
 async fn tf_version_predict(
-    State(state): State<AppState>,
+    State(state): State<Arc<AppState>>,
     Path((model, target)): Path<(String, String)>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
@@ -377,7 +392,7 @@ async fn tf_version_predict(
 /// TF Serving predict: `target` is `NAME:predict`, or the model name when `version` is
 /// `N:predict`.
 async fn predict_tf(
-    state: AppState,
+    state: Arc<AppState>,
     target: String,
     version: Option<String>,
     body: Result<Bytes, BytesRejection>,
@@ -402,7 +417,7 @@ async fn predict_tf(
     finish(&state, "tfserving", served.as_deref(), start, result)
 }
 
-async fn metrics(State(state): State<AppState>) -> Response {
+async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.metrics.render(),
