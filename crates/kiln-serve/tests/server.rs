@@ -577,6 +577,57 @@ async fn a_full_queue_answers_503_with_retry_after_and_batches_form_under_load()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_requests_share_batches_and_each_gets_its_own_rows() {
+    let waiting = BatchPolicy {
+        max_batch: 64,
+        max_delay: Duration::from_millis(200),
+        queue: 256,
+    };
+    let s = server(
+        vec![Source::Bundle(bundles().2.clone())],
+        VersionPolicy::Latest(1),
+        waiting,
+        None,
+        None,
+    );
+    let n = 12;
+    let (a, b, colour) = columns(n);
+    let want = expected(n);
+    let calls: Vec<_> = (0..n)
+        .map(|i| {
+            let app = s.app.clone();
+            let body = json!({"inputs": [{"name": "input", "shape": [1, 3], "datatype": "BYTES",
+                "data": [a[i].to_string(), b[i].to_string(), colour[i]]}]});
+            tokio::spawn(
+                async move { call(&app, "POST", "/v2/models/m1/infer", Some(body), &[]).await },
+            )
+        })
+        .collect();
+    for (i, c) in calls.into_iter().enumerate() {
+        let (status, body, _) = c.await.unwrap();
+        assert_eq!(status, StatusCode::OK, "{body}");
+        close(&body["outputs"][1]["data"], &want[i * 2..(i + 1) * 2]);
+    }
+    let (_, metrics, _) = call(&s.app, "GET", "/metrics", None, &[]).await;
+    let metrics = metrics.as_str().unwrap();
+    let figure = |name: &str| -> f64 {
+        let line = metrics
+            .lines()
+            .find(|l| l.starts_with(name) && l.contains("model=\"m1\""))
+            .unwrap_or_else(|| panic!("no {name} in {metrics}"));
+        line.rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    assert_eq!(figure("kiln_batch_size_sum"), n as f64);
+    // Twelve requests sent at once, each allowed to wait 200 ms for others: far fewer batches.
+    assert!(
+        figure("kiln_batch_size_count") <= (n / 3) as f64,
+        "{} batches for {n} concurrent requests",
+        figure("kiln_batch_size_count")
+    );
+    assert_eq!(figure("kiln_queue_depth"), 0.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drift_on_recent_rows_is_published_as_gauges() {
     let metrics = Metrics::new();
     let registry = Arc::new(
