@@ -244,6 +244,12 @@ def render(args: argparse.Namespace, r: dict[str, list[dict[str, Any]]]) -> str:
                      f"{max(loads):.1f} on {args.nproc} CPUs. It counts the benchmark's own runnable "
                      "threads (the server's and wrk's), which alone can exceed the CPU count, so it "
                      "cannot tell whether other work shared the machine; the per-run table has each run's.")
+    stolen = [o["stolen"] for o in wrk if finite(o.get("stolen"))]
+    if stolen:
+        lines.append(f"- CPU time the hypervisor gave to other machines during each measured run "
+                     f"(steal in /proc/stat, share of all CPU time): {100 * min(stolen):.1f}–"
+                     f"{100 * max(stolen):.1f}%. A run with a high share was slowed by the "
+                     "machine's neighbours, not by its server; the per-run table has each run's.")
     v = versions
     lines.append(
         f"- Versions: {v.get('kiln', 'Kiln ?')}, {args.rustc}; TorchServe {v.get('torchserve', '?')} "
@@ -253,16 +259,17 @@ def render(args: argparse.Namespace, r: dict[str, list[dict[str, Any]]]) -> str:
         f"{v.get('wrk', 'wrk ?')}.")
     lines += provenance_lines(args)
     lines += [
-        "| Server | Connections | wrk threads | Requests | Seconds | Requests/s | Mean ms | p50 ms | p90 ms | p99 ms | p99.9 ms | Max ms | Load |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| Server | Connections | wrk threads | Requests | Seconds | Requests/s | Mean ms | p50 ms | p90 ms | p99 ms | p99.9 ms | Max ms | Load | Stolen |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for s, c, o in measured:
         lat = o["latency_us"]
         ms = lambda k: fmt_ms(lat[k] / 1000) if finite(lat.get(k)) else "n/a"  # noqa: E731
         load = f"{o['load1']:.1f}" if finite(o.get("load1")) else "n/a"
+        stolen = f"{100 * o['stolen']:.1f}%" if finite(o.get("stolen")) else "n/a"
         lines.append(f"| {LABEL[s]} | {c} | {o['threads']} | {o['requests']:,} | "
                      f"{o['duration_us'] / 1e6:.1f} | {fmt_rps(o['rps'])} | {ms('mean')} | {ms('p50')} | "
-                     f"{ms('p90')} | {ms('p99')} | {ms('p999')} | {ms('max')} | {load} |")
+                     f"{ms('p90')} | {ms('p99')} | {ms('p999')} | {ms('max')} | {load} | {stolen} |")
     return close_section(lines, NAME)
 
 

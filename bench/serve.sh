@@ -241,6 +241,8 @@ measure() {
                 -- "$path" "$OUT/bodies.jsonl" >"$OUT/wrk-$server-c$c-warmup.txt"
         fi
         echo ">> $server: $c connection(s), $t wrk thread(s), ${SECS} s" >&2
+        local before
+        before="$(head -n 1 /proc/stat)"
         wrk -t "$t" -c "$c" -d "${SECS}s" --latency --timeout 10s -s bench/serve_request.lua "$url" \
             -- "$path" "$OUT/bodies.jsonl" >"$OUT/wrk-$server-c$c.txt"
         local line
@@ -251,8 +253,17 @@ measure() {
             exit 1
         fi
         record "$line" server="$server" connections="$c" threads="$t" seconds="$SECS" \
-            warmup_seconds="$WARMUP" load1="$(cut -d ' ' -f 1 /proc/loadavg)"
+            warmup_seconds="$WARMUP" load1="$(cut -d ' ' -f 1 /proc/loadavg)" \
+            stolen="$(stolen_share "$before" "$(head -n 1 /proc/stat)")"
     done
+}
+
+stolen_share() { # BEFORE AFTER: /proc/stat "cpu" lines; the share of all CPU time between them
+    # that the hypervisor gave to other machines (steal), which slows whichever server runs then
+    awk -v a="$1" -v b="$2" 'BEGIN {
+        n = split(a, x, " "); split(b, y, " "); total = 0
+        for (i = 2; i <= 9 && i <= n; i++) total += y[i] - x[i]
+        printf "%.4f", (total > 0 ? (y[9] - x[9]) / total : 0) }'
 }
 
 wait_for() { # NAME URL: until the first body is answered with 200
