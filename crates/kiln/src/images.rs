@@ -160,10 +160,11 @@ pub fn train_on_images(
     let split = split_indices(
         &all,
         Some(&images.train.labels),
-        config.data.valid_fraction,
+        config.data.valid_fraction_of(all.len()),
         test_fraction,
         config.seed,
     );
+    notes.extend(config.data.valid_cap_note(all.len()));
     let y_all = labels(&images.train);
     let mut all_images = encoded(pixels(&images.train), shape.len());
     let mut test_pixels = images.test.as_ref().map(pixels);

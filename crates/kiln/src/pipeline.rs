@@ -227,10 +227,11 @@ pub fn train(data: &Path, config: &Config, hooks: &mut TrainHooks) -> Result<Tra
     let split = split_indices(
         &labelled,
         strata.as_deref(),
-        config.data.valid_fraction,
+        config.data.valid_fraction_of(labelled.len()),
         config.data.test_fraction,
         config.seed,
     );
+    notes.extend(config.data.valid_cap_note(labelled.len()));
     let preprocessor = Preprocessor::fit(
         &table,
         &plans,

@@ -404,7 +404,7 @@ fn evaluate(
     let split = split_indices(
         &p.labelled,
         strata.as_deref(),
-        config.data.valid_fraction,
+        config.data.valid_fraction_of(p.labelled.len()),
         config.data.test_fraction,
         config.seed,
     );

@@ -147,7 +147,7 @@ pub fn update(
     let split = split_indices(
         &labelled,
         strata.as_deref(),
-        config.data.valid_fraction,
+        config.data.valid_fraction_of(labelled.len()),
         config.data.test_fraction,
         options.seed,
     );
