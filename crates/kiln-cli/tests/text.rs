@@ -70,6 +70,8 @@ fn with_no_checkpoint_a_text_column_is_read_as_word_ngrams() {
     let text = &manifest["preprocessor"]["features"][0];
     assert_eq!(text["kind"], "text", "{}", manifest["preprocessor"]);
     assert!(text["encoder"]["sentence"].is_null());
+    // The default MLP reading free text drops half its units, not the tables' 0.3.
+    assert_eq!(manifest["network"]["shape"]["dropout"], 0.5);
     let terms: Vec<&str> = text["encoder"]["ngrams"]["terms"]
         .as_array()
         .unwrap()

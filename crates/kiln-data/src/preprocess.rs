@@ -250,6 +250,14 @@ impl Preprocessor {
         spans
     }
 
+    /// Whether some free-text column reaches the network as values (a bag of n-grams or
+    /// sentence vectors) rather than as token numbers.
+    pub fn reads_text_as_values(&self) -> bool {
+        self.features.iter().any(|f| {
+            matches!(&f.encoder, FeatureEncoder::Text(text) if text.tokens.is_none() && text.width() > 0)
+        })
+    }
+
     /// For each network input, the index of the feature it comes from (empty after a
     /// pretrained image network, whose every feature comes from every pixel).
     pub fn input_sources(&self) -> Vec<usize> {

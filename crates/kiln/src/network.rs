@@ -6,7 +6,7 @@ use crate::config::Config;
 use crate::error::KilnError;
 use burn::prelude::Device;
 use kiln_data::{Preprocessor, TextModel, Vocabulary};
-use kiln_model::{Body, CellKind, Network, NetworkConfig, TextReader, TokenSpan};
+use kiln_model::{Body, CellKind, Network, NetworkConfig, NetworkShape, TextReader, TokenSpan};
 use std::path::Path;
 
 /// The network `config` asks for over rows of `inputs` values encoded by `preprocessor`, with
@@ -19,7 +19,10 @@ pub fn network_for(
 ) -> Result<NetworkConfig, KilnError> {
     let spans = preprocessor.token_spans();
     let body = if spans.is_empty() {
-        Body::Tabular(config.model.clone())
+        Body::Tabular(mlp_shape(
+            &config.model,
+            preprocessor.reads_text_as_values(),
+        ))
     } else {
         let spans = spans
             .into_iter()
@@ -61,6 +64,24 @@ pub fn network_for(
     Ok(network)
 }
 
+/// Dropout of the default MLP when free text reaches it as values: thousands of sparse
+/// n-gram inputs (and sentence vectors) for each few rows overfit within a few epochs at the
+/// tables' 0.3.
+pub const TEXT_DROPOUT: f64 = 0.5;
+
+/// The MLP `model` asks for: the default shape gets [`TEXT_DROPOUT`] when it `reads_text`;
+/// a `[model]` section that changes anything is kept as written.
+pub fn mlp_shape(model: &NetworkShape, reads_text: bool) -> NetworkShape {
+    if reads_text && *model == NetworkShape::default() {
+        NetworkShape {
+            dropout: TEXT_DROPOUT,
+            ..model.clone()
+        }
+    } else {
+        model.clone()
+    }
+}
+
 /// The network training starts from when it fine-tunes a pretrained encoder: freshly
 /// initialised from `seed`, with the checkpoint's weights in the encoder. None when nothing
 /// in `network` is pretrained.
@@ -85,4 +106,28 @@ pub fn pretrained_start(
     let weights = kiln_text::read_weights(Path::new(checkpoint), bert, &device)
         .map_err(|e| KilnError::Config(format!("--pretrained: {e}")))?;
     Ok(Some(network.init(&device, seed).with_pretrained(&weights)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_default_mlp_reading_text_gets_the_text_dropout_and_a_written_one_is_kept() {
+        let default = NetworkShape::default();
+        assert_eq!(mlp_shape(&default, true).dropout, TEXT_DROPOUT);
+        assert_eq!(
+            mlp_shape(&default, true),
+            NetworkShape {
+                dropout: TEXT_DROPOUT,
+                ..default.clone()
+            }
+        );
+        assert_eq!(mlp_shape(&default, false), default);
+        let written = NetworkShape {
+            width: 128,
+            ..default
+        };
+        assert_eq!(mlp_shape(&written, true), written);
+    }
 }
