@@ -128,9 +128,9 @@ impl Default for DataOptions {
 
 impl DataOptions {
     /// The share of `rows` held out for early stopping: `valid_fraction`, capped at
-    /// `valid_max_rows` rows.
+    /// `valid_max_rows` rows (no rows: a cap over zero is infinite, so the fraction stands).
     pub fn valid_fraction_of(&self, rows: usize) -> f64 {
-        if self.valid_max_rows == 0 || rows == 0 {
+        if self.valid_max_rows == 0 {
             return self.valid_fraction;
         }
         self.valid_fraction
@@ -286,6 +286,7 @@ mod tests {
         let small = split(&d, &all[..1000]);
         assert_eq!(small.valid.len(), 160);
         assert_eq!(d.valid_cap_note(1000), None);
+        assert_eq!(d.valid_fraction_of(0), d.valid_fraction);
         let uncapped = DataOptions {
             valid_max_rows: 0,
             ..d
