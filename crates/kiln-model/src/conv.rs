@@ -9,6 +9,7 @@ use burn::nn::conv::Conv2d;
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, PaddingConfig2d};
 use burn::prelude::*;
 use burn::tensor::activation::relu;
+use burn::tensor::ops::PadMode;
 use rand::RngCore;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -67,6 +68,11 @@ pub struct ConvShape {
     /// (test-time augmentation: twice the prediction work). Sound when training flips images
     /// horizontally, as Kiln's default augmentation does.
     pub test_time_flip: bool,
+    /// Also predicts from copies of each image shifted this many pixels left, right, up and
+    /// down (the uncovered edge black, as training's shifts fill it), averaging all the
+    /// outputs (0: none; otherwise five times the prediction work). Sound when training shifts
+    /// images by at least as much.
+    pub test_time_shift: usize,
 }
 
 impl Default for ConvShape {
@@ -78,6 +84,7 @@ impl Default for ConvShape {
             hidden: 128,
             dropout: 0.3,
             test_time_flip: false,
+            test_time_shift: 0,
         }
     }
 }
@@ -133,6 +140,25 @@ impl ConvShape {
         (shape, note)
     }
 
+    /// What test-time augmentation averages, as a clause for [`NetworkConfig::describe`]
+    /// (empty without it).
+    ///
+    /// [`NetworkConfig::describe`]: crate::NetworkConfig::describe
+    pub(crate) fn describe_test_time_views(&self) -> String {
+        let shift = self.test_time_shift;
+        let pixels = if shift == 1 { "pixel" } else { "pixels" };
+        match (self.test_time_flip, shift > 0) {
+            (false, false) => String::new(),
+            (true, false) => "; predictions average each image with its mirror image".into(),
+            (false, true) => format!(
+                "; predictions average each image with copies shifted {shift} {pixels} each way"
+            ),
+            (true, true) => format!(
+                "; predictions average each image, its mirror image and copies of both shifted {shift} {pixels} each way"
+            ),
+        }
+    }
+
     /// Values per image after the last stage.
     fn features(&self, image: &ImageShape) -> usize {
         let shrink = 1usize << self.stages.len();
@@ -184,6 +210,7 @@ impl ConvShape {
             image: [image.channels, image.height, image.width],
             dropout: self.dropout,
             test_time_flip: self.test_time_flip,
+            test_time_shift: self.test_time_shift,
             mean: scale.mean,
             std: if scale.std > 0.0 { scale.std } else { 1.0 },
         }
@@ -258,20 +285,57 @@ pub struct ConvNet {
     image: [usize; 3],
     dropout: f64,
     test_time_flip: bool,
+    test_time_shift: usize,
     mean: f64,
     std: f64,
 }
 
 impl ConvNet {
-    /// Outputs `[batch, 1, outputs]` for rows of image values, without dropout (averaged with
-    /// the mirrored images' outputs when the shape says `test_time_flip`).
+    /// Outputs `[batch, 1, outputs]` for rows of image values, without dropout: the mean
+    /// output over the views the shape's test-time augmentation asks for (`test_time_shift`,
+    /// `test_time_flip`), or the image's own with none.
     pub fn forward(&self, x: Tensor<2>) -> Tensor<3> {
         let images = self.images(x);
-        if !self.test_time_flip {
-            return self.run(images, None);
+        let mut views = self.shifted_views(images);
+        if self.test_time_flip {
+            let mirrored: Vec<Tensor<4>> = views.iter().map(|v| v.clone().flip([3])).collect();
+            views.extend(mirrored);
         }
-        let mirrored = self.run(images.clone().flip([3]), None);
-        (self.run(images, None) + mirrored).div_scalar(2.0)
+        let count = views.len();
+        let sum = views
+            .into_iter()
+            .map(|view| self.run(view, None))
+            .reduce(|a, b| a + b)
+            .expect("every image has at least its own view");
+        if count == 1 {
+            sum
+        } else {
+            sum.div_scalar(count as f64)
+        }
+    }
+
+    /// Standardised `images` and, with `test_time_shift` = s > 0, copies moved s pixels
+    /// right, left, down and up, the uncovered edge filled with black.
+    fn shifted_views(&self, images: Tensor<4>) -> Vec<Tensor<4>> {
+        let s = self.test_time_shift;
+        let [batch, c, h, w] = images.dims();
+        if s == 0 || s >= h.min(w) {
+            return vec![images];
+        }
+        let black = (-self.mean / self.std) as f32;
+        let padded = images.clone().pad((s, s, s, s), PadMode::Constant(black));
+        let window = |top: usize, left: usize| {
+            padded
+                .clone()
+                .slice([0..batch, 0..c, top..top + h, left..left + w])
+        };
+        vec![
+            images,
+            window(s, 0),
+            window(s, 2 * s),
+            window(0, s),
+            window(2 * s, s),
+        ]
     }
 
     /// Outputs with dropout, its masks drawn from `noise`: for training.
@@ -279,10 +343,11 @@ impl ConvNet {
         self.run(self.images(x), Some(noise))
     }
 
-    /// The same network predicting from each image alone (no mirror-image averaging).
-    pub fn without_test_time_flip(self) -> Self {
+    /// The same network predicting from each image alone (no test-time augmentation).
+    pub fn without_test_time_augmentation(self) -> Self {
         Self {
             test_time_flip: false,
+            test_time_shift: 0,
             ..self
         }
     }

@@ -145,11 +145,7 @@ impl NetworkConfig {
                 },
                 shape.hidden,
                 shape.dropout,
-                if shape.test_time_flip {
-                    "; predictions average each image with its mirror image"
-                } else {
-                    ""
-                }
+                shape.describe_test_time_views()
             ),
             Body::Text { spans, head } => format!(
                 "{}, then an MLP: {} hidden layers of {} ({:?}, dropout {}), ensemble of {}",
@@ -211,7 +207,7 @@ impl Network {
     /// the cheaper view training measures its learning curve with.
     pub fn single_view(self) -> Self {
         match self {
-            Network::Conv(net) => Network::Conv(net.without_test_time_flip()),
+            Network::Conv(net) => Network::Conv(net.without_test_time_augmentation()),
             other => other,
         }
     }
@@ -261,6 +257,7 @@ mod tests {
                     hidden: 16,
                     dropout: 0.2,
                     test_time_flip: false,
+                    test_time_shift: 0,
                 },
                 scale: PixelScale {
                     mean: 100.0,
@@ -326,6 +323,84 @@ mod tests {
         assert_eq!(
             out(&flipping.single_view(), &rows),
             own,
+            "the single view predicts from the image alone"
+        );
+    }
+
+    #[test]
+    fn test_time_shift_averages_each_image_with_its_shifted_copies() {
+        let device = Device::flex();
+        let with = |flip: bool, shift: usize| {
+            let mut config = conv_config();
+            if let Body::Conv { shape, .. } = &mut config.body {
+                shape.test_time_flip = flip;
+                shape.test_time_shift = shift;
+            }
+            config
+        };
+        assert!(
+            with(false, 1)
+                .describe()
+                .contains("shifted 1 pixel each way")
+        );
+        assert!(
+            with(true, 2)
+                .describe()
+                .contains("its mirror image and copies of both shifted 2 pixels")
+        );
+        let plain = conv_config().init(&device, 3);
+        let rows: Vec<f32> = (0..2 * 64).map(|i| ((i * 37) % 256) as f32).collect();
+        // Each 8×8 image moved `dy` rows down and `dx` columns right, uncovered pixels black.
+        let moved = |values: &[f32], dy: i64, dx: i64| -> Vec<f32> {
+            (0..values.len())
+                .map(|i| {
+                    let (image, y, x) = (i / 64, (i % 64 / 8) as i64, (i % 8) as i64);
+                    let (sy, sx) = (y - dy, x - dx);
+                    if (0..8).contains(&sy) && (0..8).contains(&sx) {
+                        values[image * 64 + (sy * 8 + sx) as usize]
+                    } else {
+                        0.0
+                    }
+                })
+                .collect()
+        };
+        let mirrored: Vec<f32> = (0..rows.len())
+            .map(|i| rows[i - i % 8 + 7 - i % 8])
+            .collect();
+        let out = |net: &Network, values: &[f32]| {
+            let x = Tensor::<2>::from_data(TensorData::new(values.to_vec(), [2, 64]), &device);
+            net.forward(x).into_data().try_to_vec::<f32>().unwrap()
+        };
+        let moves = [(0, 0), (0, 1), (0, -1), (1, 0), (-1, 0)];
+        for flip in [false, true] {
+            let sources: Vec<&[f32]> = if flip {
+                vec![&rows, &mirrored]
+            } else {
+                vec![&rows]
+            };
+            let views: Vec<Vec<f32>> = sources
+                .iter()
+                .flat_map(|src| {
+                    moves
+                        .iter()
+                        .map(|&(dy, dx)| out(&plain, &moved(src, dy, dx)))
+                })
+                .collect();
+            assert_eq!(views.len(), if flip { 10 } else { 5 });
+            assert_ne!(
+                views[0], views[1],
+                "a shifted copy alone predicts differently"
+            );
+            let averaged = out(&with(flip, 1).init(&device, 3), &rows);
+            for (k, a) in averaged.iter().enumerate() {
+                let mean = views.iter().map(|v| v[k]).sum::<f32>() / views.len() as f32;
+                assert!((a - mean).abs() < 1e-5, "flip {flip}: {a} against {mean}");
+            }
+        }
+        let shifting = with(true, 1).init(&device, 3);
+        assert_eq!(
+            out(&shifting.single_view(), &rows),
+            out(&plain, &rows),
             "the single view predicts from the image alone"
         );
     }

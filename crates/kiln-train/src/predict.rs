@@ -46,6 +46,8 @@ pub fn predict(model: &Network, x: Matrix, objective: &Objective, device: &Devic
 /// once and run there ([`TabularPredictor`]: faster than tensor operations at every batch
 /// size); other networks run through burn on the given device.
 #[derive(Debug, Clone)]
+// One is made per prediction call and none is stored in bulk, so its size does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum Predictor {
     /// A tabular network, on the host.
     Host(TabularPredictor),

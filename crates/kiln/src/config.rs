@@ -2,8 +2,8 @@
 //! subset; unknown keys and wrong types are refused with the key's name.
 
 use kiln_data::{PreprocessOptions, TaskChoice};
-use kiln_model::{ConvShape, NetworkShape, TextShape};
-use kiln_train::TrainOptions;
+use kiln_model::{ConvShape, ImageShape, NetworkShape, TextShape};
+use kiln_train::{Augmentation, TrainOptions};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -58,21 +58,32 @@ pub enum Preset {
     #[default]
     Default,
     /// For images: two stages of two convolutions each (32, 64 channels), four times the
-    /// default network's work per image, for 17 epochs, predicting from each image and its
-    /// mirror image when training flips images; on Fashion-MNIST about 1.6 times the default's
-    /// training time. Tables and text train as with `default`.
+    /// default network's work per image, for 17 epochs, predicting from the views training
+    /// augments with (see [`Preset::image_shape`]); on Fashion-MNIST about 1.6 times the
+    /// default's training time. Tables and text train as with `default`.
     Best,
 }
 
 impl Preset {
-    /// The image network: `shape` itself unless it is the default one, which `best` replaces
-    /// (averaging predictions over mirror images when training `flips` images left-right).
-    pub fn image_shape(self, shape: &ConvShape, flips: bool) -> ConvShape {
+    /// The network for `image`s: `shape` itself unless it is the default one, which `best`
+    /// replaces. Its predictions then average over the views that `augment` trains on: the
+    /// mirror image when training flips images left-right, and copies shifted by half
+    /// training's largest shift (at least a pixel) when training shifts them.
+    pub fn image_shape(
+        self,
+        shape: &ConvShape,
+        augment: &Augmentation,
+        image: &ImageShape,
+    ) -> ConvShape {
         match self {
             Preset::Best if *shape == ConvShape::default() => ConvShape {
                 stages: vec![32, 64],
                 convs_per_stage: 2,
-                test_time_flip: flips,
+                test_time_flip: augment.horizontal_flip,
+                test_time_shift: match augment.shift_for(image) {
+                    0 => 0,
+                    shift => (shift / 2).max(1),
+                },
                 ..shape.clone()
             },
             _ => shape.clone(),
@@ -254,20 +265,38 @@ mod tests {
     fn the_best_preset_replaces_only_a_default_image_network() {
         let c = Config::from_toml("preset = \"best\"\n").unwrap();
         assert_eq!(c.preset, Preset::Best);
-        let best = c.preset.image_shape(&c.image, true);
+        let square = |side| ImageShape {
+            channels: 1,
+            height: side,
+            width: side,
+        };
+        let augment = Augmentation::default();
+        let best = c.preset.image_shape(&c.image, &augment, &square(28));
         assert_eq!(
             (
                 best.stages.clone(),
                 best.convs_per_stage,
-                best.test_time_flip
+                best.test_time_flip,
+                best.test_time_shift
             ),
-            (vec![32, 64], 2, true)
+            (vec![32, 64], 2, true, 1),
+            "28 pixels: training flips and shifts up to 2 pixels"
         );
-        assert!(!c.preset.image_shape(&c.image, false).test_time_flip);
+        let large = c.preset.image_shape(&c.image, &augment, &square(224));
+        assert_eq!(large.test_time_shift, 8, "224 pixels: shifts of up to 16");
+        let still = Augmentation::none();
+        let plain = c.preset.image_shape(&c.image, &still, &square(28));
+        assert!(!plain.test_time_flip && plain.test_time_shift == 0);
         assert!(Preset::Best.image_epochs() < Preset::Default.image_epochs());
         let own = Config::from_toml("preset = \"best\"\n[image]\nstages = [16]\n").unwrap();
-        assert_eq!(own.preset.image_shape(&own.image, true), own.image);
-        assert_eq!(Preset::Default.image_shape(&c.image, true), c.image);
+        assert_eq!(
+            own.preset.image_shape(&own.image, &augment, &square(28)),
+            own.image
+        );
+        assert_eq!(
+            Preset::Default.image_shape(&c.image, &augment, &square(28)),
+            c.image
+        );
         let err = Config::from_toml("preset = \"fastest\"\n").unwrap_err();
         assert!(err.contains("preset"), "{err}");
     }

@@ -206,8 +206,9 @@ pub fn train_on_images(
     let body = if backbone.is_some() {
         Body::Tabular(config.model.clone())
     } else {
-        let flips = config.train.augment.horizontal_flip;
-        let conv = config.preset.image_shape(&config.image, flips);
+        let conv = config
+            .preset
+            .image_shape(&config.image, &config.train.augment, &shape);
         let (conv, note) = conv.fitted_to(&shape);
         notes.extend(note);
         Body::Conv {
