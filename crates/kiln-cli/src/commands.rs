@@ -3,7 +3,7 @@
 use crate::progress::{EpochBar, stop_on_ctrl_c};
 use kiln::data::{TaskChoice, read_table};
 use kiln::training::{EpochReport, Metrics};
-use kiln::{Bundle, Config, Evaluation, KilnError, TrainHooks};
+use kiln::{Bundle, Config, Evaluation, KilnError, Priors, TrainHooks};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 
@@ -312,11 +312,25 @@ pub fn print_metrics(m: &Metrics) {
     }
 }
 
-/// `kiln evaluate`.
-pub fn evaluate(model: &Path, data: &Path, print: Print) -> Result<Evaluation, KilnError> {
+/// The priors `--adapt-priors` asks for.
+pub fn priors(adapt: bool) -> Priors {
+    if adapt {
+        Priors::Adapted
+    } else {
+        Priors::Training
+    }
+}
+
+/// `kiln evaluate`, with probabilities under `priors`.
+pub fn evaluate(
+    model: &Path,
+    data: &Path,
+    priors: Priors,
+    print: Print,
+) -> Result<Evaluation, KilnError> {
     let bundle = Bundle::load(model)?;
     let table = read_table(data)?;
-    let e = kiln::evaluate(&bundle, &table)?;
+    let e = kiln::evaluate(&bundle, &table, priors)?;
     match print {
         Print::Json => println!("{}", serde_json::to_string_pretty(&e).expect("json")),
         Print::Text => print_evaluation(&e, &bundle, data),
@@ -351,13 +365,19 @@ fn print_evaluation(e: &Evaluation, bundle: &Bundle, data: &Path) {
     }
 }
 
-/// `kiln predict`.
-pub fn predict(model: &Path, data: &Path, out: Option<&Path>, json: bool) -> Result<(), KilnError> {
+/// `kiln predict`, with probabilities under `priors`.
+pub fn predict(
+    model: &Path,
+    data: &Path,
+    priors: Priors,
+    out: Option<&Path>,
+    json: bool,
+) -> Result<(), KilnError> {
     let bundle = Bundle::load(model)?;
     let p = if kiln::images::is_image_input(data) {
-        kiln::images::predict_images(&bundle, data)?
+        kiln::images::predict_images(&bundle, data, priors)?
     } else {
-        kiln::predict(&bundle, &read_table(data)?)?
+        kiln::predict(&bundle, &read_table(data)?, priors)?
     };
     for n in &p.notes {
         eprintln!("note: {n}");

@@ -5,7 +5,7 @@
 use crate::commands::{self, Print, TrainArgs};
 use crate::data::{self, CorrectionArg, ProfileArgs, ValidateArgs};
 use crate::explain::{self, ExplainArgs, MethodArg};
-use kiln::KilnError;
+use kiln::{KilnError, Priors};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 
@@ -123,13 +123,19 @@ pub fn run(out: &Path, json: bool) -> Result<(), KilnError> {
     say(&format!(
         "\n== 3. evaluate: the {n_holdout} held-back rows, which training never saw"
     ));
-    let evaluation = commands::evaluate(&trained.model, &holdout, print)?;
+    let evaluation = commands::evaluate(&trained.model, &holdout, Priors::Training, print)?;
     say("\n== 4. predict: six held-back rows with their columns shuffled and an extra column");
     let sample = out.join("new_patients.csv");
     let shuffled = reorder_with_extra(&holdout_rows, 6);
     kiln::atomic::write_atomic(&sample, shuffled.as_bytes()).map_err(|e| write_err(&sample, e))?;
     let predictions = out.join("predictions.csv");
-    commands::predict(&trained.model, &sample, Some(&predictions), false)?;
+    commands::predict(
+        &trained.model,
+        &sample,
+        Priors::Training,
+        Some(&predictions),
+        false,
+    )?;
     let text = std::fs::read_to_string(&predictions)
         .map_err(|e| KilnError::write(&predictions, format!("cannot read it back: {e}")))?;
     say(text.trim_end());
@@ -328,7 +334,12 @@ pub fn run(out: &Path, json: bool) -> Result<(), KilnError> {
         print,
     )?;
     say("\nthe later mails (their spam differs from the training spam):");
-    let spam_later = commands::evaluate(&spam.model, &out.join("spam_later.jsonl.gz"), print)?;
+    let later = out.join("spam_later.jsonl.gz");
+    let spam_later = commands::evaluate(&spam.model, &later, Priors::Training, print)?;
+    say(
+        "\nthe same mails with --adapt-priors (the share of each class in them estimated from the model's own probabilities, no labels used, and the probabilities adjusted to it):",
+    );
+    let spam_adapted = commands::evaluate(&spam.model, &later, Priors::Adapted, print)?;
     say(
         "\nwhich words decided, for the first two later mails (integrated gradients over the n-grams):",
     );
@@ -336,7 +347,7 @@ pub fn run(out: &Path, json: bool) -> Result<(), KilnError> {
     explain::explain(
         ExplainArgs {
             model: spam.model.clone(),
-            data: out.join("spam_later.jsonl.gz"),
+            data: later.clone(),
             method: MethodArg::Auto,
             rows: Some("0-1".into()),
             background: 16,
@@ -366,7 +377,7 @@ pub fn run(out: &Path, json: bool) -> Result<(), KilnError> {
         print,
     )?;
     say("\nthe later mails:");
-    let gru_later = commands::evaluate(&gru.model, &out.join("spam_later.jsonl.gz"), print)?;
+    let gru_later = commands::evaluate(&gru.model, &later, Priors::Training, print)?;
     say(
         "\n== 16. transfer learning: the Fashion-MNIST slice through a pretrained CNN (--pretrained model.onnx: PaddleOCR's MobileNetV3, frozen), an MLP trained on its 200 features",
     );
@@ -421,7 +432,7 @@ pub fn run(out: &Path, json: bool) -> Result<(), KilnError> {
                     "notes": cnn.manifest.notes, "augment_preview": preview_path},
                 "images_best": {"model": best.model, "test_metrics": best.manifest.test_metrics},
                 "text": {"model": spam.model, "test_metrics": spam.manifest.test_metrics,
-                    "later_mails": spam_later},
+                    "later_mails": spam_later, "later_mails_adapted_priors": spam_adapted},
                 "text_gru": {"model": gru.model, "test_metrics": gru.manifest.test_metrics,
                     "later_mails": gru_later},
                 "transfer": {"model": transfer.model,
@@ -524,7 +535,7 @@ fn serve(model: &Path, holdout_csv: &str) -> Result<Served, KilnError> {
     let bundle = kiln::Bundle::load(model)?;
     let table =
         kiln::data::read::read_csv(std::io::BufReader::new(holdout_csv.as_bytes()), "holdout")?;
-    let expected = kiln::predict(&bundle, &table)?;
+    let expected = kiln::predict(&bundle, &table, Priors::Training)?;
     let target = bundle.manifest.target.column.clone();
     let bodies: Vec<String> = (0..table.n_rows())
         .map(|row| {

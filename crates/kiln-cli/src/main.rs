@@ -67,6 +67,11 @@ enum Command {
         /// Print the metrics as JSON on stdout.
         #[arg(long)]
         json: bool,
+        /// Estimate each class's share of these rows from the model's own probabilities (EM,
+        /// no labels used) and adjust the probabilities to it: for data whose class mix has
+        /// changed since training (label shift).
+        #[arg(long)]
+        adapt_priors: bool,
     },
     /// Predict every row of a table, or every image file, with a model; writes a CSV of
     /// predictions and class probabilities.
@@ -82,6 +87,11 @@ enum Command {
         /// Write JSON (one object per row, numbers as numbers) instead of CSV.
         #[arg(long)]
         json: bool,
+        /// Estimate each class's share of these rows from the model's own probabilities (EM)
+        /// and adjust the probabilities to it: for a batch whose class mix has changed since
+        /// training (label shift).
+        #[arg(long)]
+        adapt_priors: bool,
     },
     /// Show what a model bundle holds: task, columns, network, metrics.
     Inspect {
@@ -157,15 +167,31 @@ fn main() {
                 other => other.map(|_| ()),
             }
         }
-        Command::Evaluate { model, data, json } => {
-            commands::evaluate(&model, &data, commands::Print::from_json_flag(json)).map(|_| ())
-        }
+        Command::Evaluate {
+            model,
+            data,
+            json,
+            adapt_priors,
+        } => commands::evaluate(
+            &model,
+            &data,
+            commands::priors(adapt_priors),
+            commands::Print::from_json_flag(json),
+        )
+        .map(|_| ()),
         Command::Predict {
             model,
             data,
             out,
             json,
-        } => commands::predict(&model, &data, out.as_deref(), json),
+            adapt_priors,
+        } => commands::predict(
+            &model,
+            &data,
+            commands::priors(adapt_priors),
+            out.as_deref(),
+            json,
+        ),
         Command::Inspect { model, json } => commands::inspect(&model, json),
         Command::Augment(args) => commands::augment(args),
         Command::Config => {

@@ -102,6 +102,113 @@ fn train_evaluate_predict_round_trip() {
 }
 
 #[test]
+fn adapted_priors_estimate_the_class_mix_of_shifted_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let o = train_small(d, "m.kiln", "1");
+    assert!(o.status.success(), "{}", stderr(&o));
+    // The same kind of rows, but 'yes' now 90% of them.
+    let table = std::fs::read_to_string(d.join("t.csv")).unwrap();
+    let (header, rows) = table.split_once('\n').unwrap();
+    let (yes, no): (Vec<&str>, Vec<&str>) = rows.lines().partition(|r| r.ends_with(",yes"));
+    let share = |n: usize, of: usize| n as f64 / of as f64;
+    let trained_yes = share(yes.len(), yes.len() + no.len());
+    let kept_no = yes.len() / 9;
+    let shifted: Vec<&str> = yes.iter().chain(&no[..kept_no]).copied().collect();
+    let true_yes = share(yes.len(), shifted.len());
+    std::fs::write(
+        d.join("shifted.csv"),
+        format!("{header}\n{}\n", shifted.join("\n")),
+    )
+    .unwrap();
+
+    let o = kiln(
+        &[
+            "evaluate",
+            "m.kiln",
+            "shifted.csv",
+            "--adapt-priors",
+            "--json",
+        ],
+        d,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let shares = &v["class_shares"];
+    assert_eq!(shares["classes"], serde_json::json!(["no", "yes"]), "{v}");
+    let learned = shares["training"][1].as_f64().unwrap();
+    let estimated = shares["estimated"][1].as_f64().unwrap();
+    assert!(
+        (learned - trained_yes).abs() < 0.1,
+        "learned {learned}, trained on {trained_yes}"
+    );
+    assert!(
+        (estimated - true_yes).abs() < 0.05,
+        "estimated {estimated}, true {true_yes}, learned {learned}"
+    );
+    let o = kiln(&["evaluate", "m.kiln", "shifted.csv", "--json"], d);
+    let plain: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert!(plain.get("class_shares").is_none(), "{plain}");
+    assert_ne!(plain["log_loss"], v["log_loss"], "the probabilities moved");
+
+    let o = kiln(&["predict", "m.kiln", "shifted.csv", "--adapt-priors"], d);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("class shares estimated in these rows"),
+        "{}",
+        stderr(&o)
+    );
+
+    // Balanced class weights: the model learned equal shares, though 90% of its rows say yes.
+    let o = kiln(
+        &[
+            "train",
+            "shifted.csv",
+            "--target",
+            "label",
+            "--out",
+            "b.kiln",
+            "--epochs",
+            "2",
+            "--class-weight",
+            "balanced",
+        ],
+        d,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = kiln(
+        &[
+            "evaluate",
+            "b.kiln",
+            "shifted.csv",
+            "--adapt-priors",
+            "--json",
+        ],
+        d,
+    );
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    for share in v["class_shares"]["training"].as_array().unwrap() {
+        assert!((share.as_f64().unwrap() - 0.5).abs() < 1e-6, "{v}");
+    }
+
+    // A model that predicts a number has no class shares.
+    let o = kiln(
+        &[
+            "train", "t.csv", "--target", "a", "--out", "r.kiln", "--epochs", "2",
+        ],
+        d,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = kiln(&["evaluate", "r.kiln", "t.csv", "--adapt-priors"], d);
+    assert_ne!(o.status.code(), Some(0));
+    assert!(
+        stderr(&o).contains("--adapt-priors needs a classifier"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
 fn the_same_seed_gives_identical_predictions() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();

@@ -151,7 +151,7 @@ fn expected(n: usize) -> Vec<f32> {
     for c in &mut table.columns {
         c.cells.truncate(n);
     }
-    let p = kiln::predict(&bundle, &table).unwrap();
+    let p = kiln::predict(&bundle, &table, kiln::Priors::Training).unwrap();
     p.rows
         .iter()
         .flat_map(|r| r[1..].iter().map(|v| v.parse::<f32>().unwrap()))

@@ -37,6 +37,10 @@ pub struct DataSummary {
     pub valid_rows: usize,
     /// Test rows.
     pub test_rows: usize,
+    /// Training rows of each class, in the target's class order (empty for regression, and
+    /// after `kiln update`, whose kept sample of training rows stands for the mix it saw).
+    #[serde(default)]
+    pub class_rows: Vec<usize>,
 }
 
 /// Encoded training rows kept in the bundle: the background that explanations compare with.

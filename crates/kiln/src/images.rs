@@ -290,6 +290,8 @@ pub fn train_on_images(
         target: target.clone(),
         backbone,
     };
+    let train_class_rows =
+        crate::pipeline::class_rows(&objective, split.train.iter().map(|&r| y_all[r]));
     let manifest = Manifest {
         kiln_version: crate::VERSION.to_string(),
         config: config.clone(),
@@ -310,6 +312,7 @@ pub fn train_on_images(
             train_rows: split.train.len(),
             valid_rows: split.valid.len(),
             test_rows: test_y.len(),
+            class_rows: train_class_rows,
         },
         test_metrics,
         valid_metrics,
@@ -432,8 +435,12 @@ pub fn is_image_input(path: &Path) -> bool {
 
 /// Predicts the class of each image file at `path` (a file or a folder of them) with an image
 /// model; each file is converted to the model's channels and resized to its input size. The
-/// first column names the file.
-pub fn predict_images(bundle: &Bundle, path: &Path) -> Result<Predictions, KilnError> {
+/// first column names the file; probabilities are under `priors`.
+pub fn predict_images(
+    bundle: &Bundle,
+    path: &Path,
+    priors: crate::Priors,
+) -> Result<Predictions, KilnError> {
     let m = &bundle.manifest;
     let Some(shape) = m.image() else {
         return Err(KilnError::Config(format!(
@@ -465,7 +472,7 @@ pub fn predict_images(bundle: &Bundle, path: &Path) -> Result<Predictions, KilnE
         columns,
         lines: Vec::new(),
     };
-    let mut p = crate::pipeline::predict(bundle, &table)?;
+    let mut p = crate::pipeline::predict(bundle, &table, priors)?;
     p.header.insert(0, "file".into());
     for (row, file) in p.rows.iter_mut().zip(&files) {
         row.insert(0, file.display().to_string());

@@ -17,6 +17,7 @@ pub mod encoder_gradients;
 pub mod error;
 pub mod explain;
 pub mod images;
+pub mod label_shift;
 pub mod monitor;
 pub mod network;
 pub mod picture;
@@ -32,6 +33,7 @@ pub mod validation;
 pub use bundle::{Bundle, Manifest};
 pub use config::Config;
 pub use error::KilnError;
+pub use label_shift::{ClassShares, Priors};
 pub use pipeline::{Evaluation, Predictions, TrainHooks, TrainRun, evaluate, predict, train};
 
 pub use kiln_data as data;

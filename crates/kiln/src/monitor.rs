@@ -330,7 +330,11 @@ fn json_cell(v: &Value) -> Cell {
 
 /// Live rows from a table: the model predicts them; the target column, if present, holds the labels.
 fn live_from_table(bundle: &Bundle, table: Table, columns: Vec<String>) -> Result<Live, KilnError> {
-    let predictions = crate::predict(bundle, &predictable(bundle, &table))?;
+    let predictions = crate::predict(
+        bundle,
+        &predictable(bundle, &table),
+        crate::Priors::Training,
+    )?;
     let regression = bundle.manifest.target.classes.is_empty();
     let predicted = predictions
         .rows

@@ -3,6 +3,7 @@
 use crate::bundle::{Bundle, DataSummary, Manifest};
 use crate::config::Config;
 use crate::error::KilnError;
+use crate::label_shift::{ClassShares, Priors};
 use burn::prelude::Device;
 use kiln_data::{
     Encoded, Preprocessor, Table, Task, infer_columns, infer_task, read_table, split_indices,
@@ -68,6 +69,20 @@ pub(crate) fn background_sample(encoded: &Encoded, train: &[usize]) -> crate::bu
 pub const KEPT_ROWS: usize = 2000;
 /// Most values those rows may hold, so wide data keeps fewer rows and bundles stay small.
 const KEPT_VALUES: usize = 400_000;
+
+/// How many of `targets` (encoded) fall in each class; empty for regression.
+pub(crate) fn class_rows(objective: &Objective, targets: impl Iterator<Item = f32>) -> Vec<usize> {
+    let Objective::Classification { classes } = objective else {
+        return Vec::new();
+    };
+    let mut counts = vec![0; *classes];
+    for class in targets {
+        if let Some(n) = counts.get_mut(class as usize) {
+            *n += 1;
+        }
+    }
+    counts
+}
 
 /// A seeded sample of at most [`KEPT_ROWS`] of `rows` (fewer for wide data), with their targets.
 pub fn labelled_sample(
@@ -356,6 +371,7 @@ pub fn train(data: &Path, config: &Config, hooks: &mut TrainHooks) -> Result<Tra
     notes.extend(diagnose(&outcome.curve, outcome.best_epoch, &objective));
     notes.extend(notes_after);
     let (test_metrics, confusion) = score(&final_model, &test_x, &test_y);
+    let train_class_rows = class_rows(&objective, split.train.iter().map(|&r| y_all[r]));
     let manifest = Manifest {
         kiln_version: crate::VERSION.to_string(),
         config: config.clone(),
@@ -371,6 +387,7 @@ pub fn train(data: &Path, config: &Config, hooks: &mut TrainHooks) -> Result<Tra
             train_rows: split.train.len(),
             valid_rows: split.valid.len(),
             test_rows: split.test.len(),
+            class_rows: train_class_rows,
         },
         test_metrics,
         valid_metrics,
@@ -437,10 +454,13 @@ pub struct Evaluation {
     pub rows_without_target: usize,
     /// Things worth knowing about the input (unseen categories, ignored columns).
     pub notes: Vec<String>,
+    /// The class shares the probabilities were adjusted to, with [`Priors::Adapted`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub class_shares: Option<ClassShares>,
 }
 
-/// Scores `bundle` on the labelled rows of `table`.
-pub fn evaluate(bundle: &Bundle, table: &Table) -> Result<Evaluation, KilnError> {
+/// Scores `bundle` on the labelled rows of `table`, its probabilities under `priors`.
+pub fn evaluate(bundle: &Bundle, table: &Table, priors: Priors) -> Result<Evaluation, KilnError> {
     let m = &bundle.manifest;
     let encoded_target = m.target.encode(table)?;
     let encoded = m.preprocessor.transform(table)?;
@@ -460,18 +480,22 @@ pub fn evaluate(bundle: &Bundle, table: &Table) -> Result<Evaluation, KilnError>
         .map(|v| v.unwrap_or(f32::NAN))
         .collect();
     let (x, y) = rows_of(&encoded, &y_all, &rows);
-    let out = kiln_train::predict(
+    let mut out = kiln_train::predict(
         &bundle.model,
         Matrix::new(&x, rows.len(), encoded.width),
         &m.objective,
         &Device::flex(),
     );
+    let class_shares = priors.apply(bundle, &mut out)?;
     let (metrics, confusion_matrix) = score(&out, &y, &m.objective);
+    let mut notes = input_notes(&encoded);
+    notes.extend(class_shares.as_ref().map(ClassShares::describe));
     Ok(Evaluation {
         metrics,
         confusion_matrix,
         rows_without_target: table.n_rows() - rows.len(),
-        notes: input_notes(&encoded),
+        notes,
+        class_shares,
     })
 }
 
@@ -511,17 +535,18 @@ fn csv_line(cells: &[String]) -> String {
     quoted.join(",") + "\n"
 }
 
-/// Predicts every row of `table`: the predicted class and each class's probability, or the
-/// predicted value.
-pub fn predict(bundle: &Bundle, table: &Table) -> Result<Predictions, KilnError> {
+/// Predicts every row of `table`: the predicted class and each class's probability (under
+/// `priors`), or the predicted value.
+pub fn predict(bundle: &Bundle, table: &Table, priors: Priors) -> Result<Predictions, KilnError> {
     let m = &bundle.manifest;
     let encoded = m.preprocessor.transform(table)?;
-    let out = kiln_train::predict(
+    let mut out = kiln_train::predict(
         &bundle.model,
         Matrix::new(&encoded.values, encoded.rows, encoded.width),
         &m.objective,
         &Device::flex(),
     );
+    let class_shares = priors.apply(bundle, &mut out)?;
     let (header, rows) = match m.objective {
         Objective::Classification { classes } => {
             let mut header = vec![m.target.column.clone()];
@@ -542,10 +567,12 @@ pub fn predict(bundle: &Bundle, table: &Table) -> Result<Predictions, KilnError>
             out.iter().map(|v| vec![format!("{v}")]).collect(),
         ),
     };
+    let mut notes = input_notes(&encoded);
+    notes.extend(class_shares.as_ref().map(ClassShares::describe));
     Ok(Predictions {
         header,
         rows,
-        notes: input_notes(&encoded),
+        notes,
     })
 }
 

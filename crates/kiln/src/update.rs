@@ -273,6 +273,7 @@ pub fn update(
     manifest.batches = outcome.batches;
     manifest.seed = options.seed;
     manifest.data.source = data.display().to_string();
+    manifest.data.class_rows.clear();
     manifest.notes.push(format!(
         "updated ({}) on {} new rows and {} earlier rows: {} {:.4} -> {:.4} on earlier held-out rows, {:.4} -> {:.4} on new ones",
         options.strategy.name(), new_y.len(), earlier.targets.len(), report.metric,

@@ -76,9 +76,15 @@ impl Gate {
         let (rows_from, rows, scores) = match &self.holdout {
             Some(path) => {
                 let table = kiln_data::read_table(path)?;
-                let mut scores = vec![headline(candidate, &evaluate(candidate, &table)?.metrics)];
+                let mut scores = vec![headline(
+                    candidate,
+                    &evaluate(candidate, &table, crate::Priors::Training)?.metrics,
+                )];
                 if let Some((_, s)) = serving {
-                    scores.push(headline(s, &evaluate(s, &table)?.metrics));
+                    scores.push(headline(
+                        s,
+                        &evaluate(s, &table, crate::Priors::Training)?.metrics,
+                    ));
                 }
                 (path.display().to_string(), table.n_rows(), scores)
             }
