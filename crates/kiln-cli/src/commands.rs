@@ -329,8 +329,11 @@ pub fn evaluate(
     print: Print,
 ) -> Result<Evaluation, KilnError> {
     let bundle = Bundle::load(model)?;
-    let table = read_table(data)?;
-    let e = kiln::evaluate(&bundle, &table, priors)?;
+    let e = if data.is_dir() && kiln::data::image::is_image_data(data) {
+        kiln::images::evaluate_images(&bundle, data, priors)?
+    } else {
+        kiln::evaluate(&bundle, &read_table(data)?, priors)?
+    };
     match print {
         Print::Json => println!("{}", serde_json::to_string_pretty(&e).expect("json")),
         Print::Text => print_evaluation(&e, &bundle, data),

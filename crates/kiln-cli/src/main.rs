@@ -58,11 +58,13 @@ enum Command {
     /// REST API, with dynamic batching, versions, hot reload, Prometheus metrics and a
     /// prediction log.
     Serve(serve::ServeArgs),
-    /// Score a model on a labelled table: accuracy, F1, log loss, ROC AUC or RMSE, MAE, R².
+    /// Score a model on labelled rows or images: accuracy, F1, log loss, ROC AUC or RMSE, MAE, R².
     Evaluate {
         /// The model bundle.
         model: PathBuf,
-        /// A table with the model's feature columns and its target column.
+        /// A table with the model's feature columns and its target column; for an image model,
+        /// also an image data set's folder (IDX files or class sub-folders), scored on its own
+        /// test images when it has them, otherwise on all of them.
         data: PathBuf,
         /// Print the metrics as JSON on stdout.
         #[arg(long)]

@@ -114,6 +114,22 @@ fn a_cnn_learns_image_folders_and_its_bundle_takes_pixel_rows() {
         (loss(&evaluation) - loss(&first["test_metrics"])).abs() < 1e-9,
         "the pixel table scores as the IDX test files did: {evaluation} vs {first}"
     );
+    // The data set's folder evaluates on its own test files, as training did.
+    let o = kiln(&["evaluate", "a.kiln", "shapes", "--json"], d);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let from_folder: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(from_folder["rows"], 150);
+    assert!(
+        (loss(&from_folder) - loss(&first["test_metrics"])).abs() < 1e-9,
+        "{from_folder} vs {first}"
+    );
+    assert!(
+        from_folder["notes"][0]
+            .as_str()
+            .unwrap()
+            .contains("its own test images"),
+        "{from_folder}"
+    );
     // A table of pixel columns trains a CNN too.
     let o = kiln(
         &[
@@ -218,6 +234,22 @@ fn an_image_folder_tree_trains_with_no_options_and_its_model_predicts_files() {
     ] {
         assert!(notes.contains(expected), "{expected}: {notes}");
     }
+
+    let o = kiln(&["evaluate", "clothes.kiln", "clothes", "--json"], d);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let evaluation: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(evaluation["rows"], 90, "{evaluation}");
+    assert_eq!(
+        evaluation["accuracy"], run["test_metrics"]["accuracy"],
+        "the test folder scores as in training"
+    );
+    let o = kiln(&["evaluate", "clothes.kiln", "clothes/test", "--json"], d);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let evaluation: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        evaluation["rows"], 90,
+        "a folder of class folders is all test images"
+    );
 
     let o = kiln(&["predict", "clothes.kiln", "clothes/test", "--json"], d);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -359,6 +391,22 @@ fn a_pretrained_onnx_network_turns_images_into_the_features_the_head_learns() {
 
     // Prediction runs the same network on the files: the test files are the test set, so the
     // share predicted right is the test accuracy.
+    let o = kiln(&["evaluate", "clothes.kiln", "clothes", "--json"], d);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let evaluation: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(evaluation["rows"], 90, "{evaluation}");
+    assert_eq!(
+        evaluation["accuracy"], run["test_metrics"]["accuracy"],
+        "the test folder scores as in training"
+    );
+    let o = kiln(&["evaluate", "clothes.kiln", "clothes/test", "--json"], d);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let evaluation: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        evaluation["rows"], 90,
+        "a folder of class folders is all test images"
+    );
+
     let o = kiln(&["predict", "clothes.kiln", "clothes/test", "--json"], d);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let rows: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();

@@ -433,6 +433,45 @@ pub fn is_image_input(path: &Path) -> bool {
     path.is_dir() || is_image_file(path)
 }
 
+/// The size of the images `m` reads, or an error saying that `path`, which holds images, needs
+/// a model trained on images.
+fn model_image(m: &Manifest, path: &Path) -> Result<ImageShape, KilnError> {
+    m.image().ok_or_else(|| {
+        KilnError::Config(format!(
+            "'{}' holds images, but this model was trained on a table; pass a table with its columns",
+            path.display()
+        ))
+    })
+}
+
+/// A table of `images` (pixel bytes at the model's size) under the model's pixel columns.
+fn pixel_table<'a>(
+    m: &Manifest,
+    images: impl ExactSizeIterator<Item = &'a [u8]>,
+    source: &Path,
+) -> kiln_data::Table {
+    let rows = images.len();
+    let mut columns: Vec<kiln_data::Column> = m
+        .preprocessor
+        .features
+        .iter()
+        .map(|f| kiln_data::Column {
+            name: f.column.clone(),
+            cells: Vec::with_capacity(rows),
+        })
+        .collect();
+    for image in images {
+        for (column, &p) in columns.iter_mut().zip(image) {
+            column.cells.push(Cell::Num(f64::from(p)));
+        }
+    }
+    kiln_data::Table {
+        source: source.display().to_string(),
+        columns,
+        lines: Vec::new(),
+    }
+}
+
 /// Predicts the class of each image file at `path` (a file or a folder of them) with an image
 /// model; each file is converted to the model's channels and resized to its input size. The
 /// first column names the file; probabilities are under `priors`.
@@ -442,40 +481,74 @@ pub fn predict_images(
     priors: crate::Priors,
 ) -> Result<Predictions, KilnError> {
     let m = &bundle.manifest;
-    let Some(shape) = m.image() else {
-        return Err(KilnError::Config(format!(
-            "'{}' holds images, but this model was trained on a table; pass a table with its columns",
-            path.display()
-        )));
-    };
+    let shape = model_image(m, path)?;
     let files = image_files(path)?;
     let decoded: Vec<Result<Vec<u8>, kiln_data::DataError>> = files
         .par_iter()
         .map(|f| decode_image(f, shape.channels, shape.height, shape.width))
         .collect();
-    let mut columns: Vec<kiln_data::Column> = m
-        .preprocessor
-        .features
-        .iter()
-        .map(|f| kiln_data::Column {
-            name: f.column.clone(),
-            cells: Vec::with_capacity(files.len()),
-        })
-        .collect();
-    for image in decoded {
-        for (column, &p) in columns.iter_mut().zip(&image?) {
-            column.cells.push(Cell::Num(f64::from(p)));
-        }
-    }
-    let table = kiln_data::Table {
-        source: path.display().to_string(),
-        columns,
-        lines: Vec::new(),
-    };
+    // The first bad file in the listing's order is the one named.
+    let decoded = decoded.into_iter().collect::<Result<Vec<_>, _>>()?;
+    let table = pixel_table(m, decoded.iter().map(Vec::as_slice), path);
     let mut p = crate::pipeline::predict(bundle, &table, priors)?;
     p.header.insert(0, "file".into());
     for (row, file) in p.rows.iter_mut().zip(&files) {
         row.insert(0, file.display().to_string());
     }
     Ok(p)
+}
+
+/// Scores an image model on the image data set in the folder `dir` (IDX files or one
+/// sub-folder per class): on its own test images when it has them, otherwise on all of its
+/// images, each converted to the model's channels and size; probabilities under `priors`.
+pub fn evaluate_images(
+    bundle: &Bundle,
+    dir: &Path,
+    priors: crate::Priors,
+) -> Result<crate::Evaluation, KilnError> {
+    let m = &bundle.manifest;
+    let shape = model_image(m, dir)?;
+    let options = kiln_data::image::ImageOptions {
+        size: Some([shape.height, shape.width]),
+        channels: Some(shape.channels),
+        ..Default::default()
+    };
+    let data = read_image_data(dir, &options)?;
+    let (set, which) = match data.test {
+        Some(test) => (test, "its own test images"),
+        None => (data.train, "all of its images"),
+    };
+    let size = [set.channels, set.height, set.width];
+    if size != [shape.channels, shape.height, shape.width] {
+        return Err(KilnError::Config(format!(
+            "'{}' holds {}×{} images with {} channel(s), but the model reads {}×{} with {}",
+            dir.display(),
+            set.height,
+            set.width,
+            set.channels,
+            shape.height,
+            shape.width,
+            shape.channels
+        )));
+    }
+    let mut table = pixel_table(m, (0..set.len()).map(|i| set.image(i)), dir);
+    table.columns.push(kiln_data::Column {
+        name: m.target.column.clone(),
+        cells: set
+            .labels
+            .iter()
+            .map(|&label| Cell::from_text(&data.classes[label]))
+            .collect(),
+    });
+    let mut evaluation = crate::pipeline::evaluate(bundle, &table, priors)?;
+    evaluation.notes.insert(
+        0,
+        format!(
+            "evaluated on {which} in '{}' ({} images)",
+            dir.display(),
+            set.len()
+        ),
+    );
+    evaluation.notes.extend(data.notes);
+    Ok(evaluation)
 }
