@@ -235,21 +235,7 @@ fn an_image_folder_tree_trains_with_no_options_and_its_model_predicts_files() {
         assert!(notes.contains(expected), "{expected}: {notes}");
     }
 
-    let o = kiln(&["evaluate", "clothes.kiln", "clothes", "--json"], d);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let evaluation: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(evaluation["rows"], 90, "{evaluation}");
-    assert_eq!(
-        evaluation["accuracy"], run["test_metrics"]["accuracy"],
-        "the test folder scores as in training"
-    );
-    let o = kiln(&["evaluate", "clothes.kiln", "clothes/test", "--json"], d);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let evaluation: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(
-        evaluation["rows"], 90,
-        "a folder of class folders is all test images"
-    );
+    evaluating_the_folders_scores_the_test_images(d, &run);
 
     let o = kiln(&["predict", "clothes.kiln", "clothes/test", "--json"], d);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -334,6 +320,23 @@ fn an_image_folder_tree_trains_with_no_options_and_its_model_predicts_files() {
 
 /// A clothes tree of Fashion-MNIST PNG files: trousers, sneakers and bags, `train` of each to
 /// train on and 30 of each as the test set.
+/// `kiln evaluate` on the clothes data set scores its 90 test images as training did, and on
+/// its test folder alone (class folders, no train/test split) all 90 of them.
+fn evaluating_the_folders_scores_the_test_images(d: &Path, run: &serde_json::Value) {
+    let evaluate = |folder: &str| -> serde_json::Value {
+        let o = kiln(&["evaluate", "clothes.kiln", folder, "--json"], d);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    let evaluation = evaluate("clothes");
+    assert_eq!(evaluation["rows"], 90, "{evaluation}");
+    assert_eq!(
+        evaluation["accuracy"], run["test_metrics"]["accuracy"],
+        "the test folder scores as in training"
+    );
+    assert_eq!(evaluate("clothes/test")["rows"], 90);
+}
+
 fn write_clothes(root: &Path, train: usize) {
     for (label, name) in [(1, "trouser"), (7, "sneaker"), (8, "bag")] {
         write_pngs("train", label, 0, train, &root.join("train").join(name));
@@ -391,21 +394,7 @@ fn a_pretrained_onnx_network_turns_images_into_the_features_the_head_learns() {
 
     // Prediction runs the same network on the files: the test files are the test set, so the
     // share predicted right is the test accuracy.
-    let o = kiln(&["evaluate", "clothes.kiln", "clothes", "--json"], d);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let evaluation: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(evaluation["rows"], 90, "{evaluation}");
-    assert_eq!(
-        evaluation["accuracy"], run["test_metrics"]["accuracy"],
-        "the test folder scores as in training"
-    );
-    let o = kiln(&["evaluate", "clothes.kiln", "clothes/test", "--json"], d);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let evaluation: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(
-        evaluation["rows"], 90,
-        "a folder of class folders is all test images"
-    );
+    evaluating_the_folders_scores_the_test_images(d, &run);
 
     let o = kiln(&["predict", "clothes.kiln", "clothes/test", "--json"], d);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));

@@ -288,6 +288,12 @@ mod tests {
         );
     }
 
+    /// The outputs of `net` for two 8×8 images, 64 values each, one after the other.
+    fn two_images_out(net: &Network, values: &[f32], device: &Device) -> Vec<f32> {
+        let x = Tensor::<2>::from_data(TensorData::new(values.to_vec(), [2, 64]), device);
+        net.forward(x).into_data().try_to_vec::<f32>().unwrap()
+    }
+
     #[test]
     fn test_time_flip_averages_each_image_with_its_mirror_image() {
         let device = Device::flex();
@@ -302,10 +308,7 @@ mod tests {
         let mirrored: Vec<f32> = (0..rows.len())
             .map(|i| rows[i - i % 8 + 7 - i % 8])
             .collect();
-        let out = |net: &Network, values: &[f32]| {
-            let x = Tensor::<2>::from_data(TensorData::new(values.to_vec(), [2, 64]), &device);
-            net.forward(x).into_data().try_to_vec::<f32>().unwrap()
-        };
+        let out = |net: &Network, values: &[f32]| two_images_out(net, values, &device);
         let (own, mirror) = (out(&plain, &rows), out(&plain, &mirrored));
         assert_ne!(own, mirror, "the mirror image alone predicts differently");
         let averaged = out(&flipping, &rows);
@@ -367,10 +370,7 @@ mod tests {
         let mirrored: Vec<f32> = (0..rows.len())
             .map(|i| rows[i - i % 8 + 7 - i % 8])
             .collect();
-        let out = |net: &Network, values: &[f32]| {
-            let x = Tensor::<2>::from_data(TensorData::new(values.to_vec(), [2, 64]), &device);
-            net.forward(x).into_data().try_to_vec::<f32>().unwrap()
-        };
+        let out = |net: &Network, values: &[f32]| two_images_out(net, values, &device);
         let moves = [(0, 0), (0, 1), (0, -1), (1, 0), (-1, 0)];
         for flip in [false, true] {
             let sources: Vec<&[f32]> = if flip {
