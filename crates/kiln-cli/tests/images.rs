@@ -335,6 +335,15 @@ fn evaluating_the_folders_scores_the_test_images(d: &Path, run: &serde_json::Val
         "the test folder scores as in training"
     );
     assert_eq!(evaluate("clothes/test")["rows"], 90);
+    // A class the model never saw is named, with the classes it knows.
+    write_pngs("t10k", 0, 0, 3, &d.join("other/t-shirt"));
+    let o = kiln(&["evaluate", "clothes.kiln", "other"], d);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("class 't-shirt'") && err.contains("bag, sneaker, trouser"),
+        "{err}"
+    );
 }
 
 fn write_clothes(root: &Path, train: usize) {

@@ -531,6 +531,13 @@ pub fn evaluate_images(
             shape.channels
         )));
     }
+    if let Some(unknown) = data.classes.iter().find(|c| !m.target.classes.contains(c)) {
+        return Err(KilnError::Config(format!(
+            "'{}' has images of class '{unknown}', which the model was not trained on (its classes: {}); evaluate on images of those classes",
+            dir.display(),
+            m.target.classes.join(", ")
+        )));
+    }
     let mut table = pixel_table(m, (0..set.len()).map(|i| set.image(i)), dir);
     table.columns.push(kiln_data::Column {
         name: m.target.column.clone(),
