@@ -75,6 +75,12 @@ pub struct TrainArgs {
     /// Most epochs [default: chosen from the data size].
     #[arg(long)]
     pub epochs: Option<usize>,
+    /// Train for at most this long (90s, 20m, 2h): after each epoch the epoch budget and the
+    /// learning-rate schedule are fitted to what the measured pace leaves room for, so training
+    /// ends on time with its rate decayed; reading the data and the final test metrics come on
+    /// top [default: no limit; config key train.max_seconds].
+    #[arg(long, value_parser = crate::tune::parse_duration)]
+    pub time_limit: Option<std::time::Duration>,
     /// Train even if the data has error-level anomalies (they are still reported).
     #[arg(long)]
     pub allow_anomalies: bool,
@@ -196,6 +202,9 @@ pub fn train(args: TrainArgs, print: Print) -> Result<Trained, KilnError> {
     if let Some(e) = args.epochs {
         config.train.epochs = e;
     }
+    if let Some(limit) = args.time_limit {
+        config.train.max_seconds = limit.as_secs_f64();
+    }
     if let Some(p) = args.preset {
         config.preset = p.into();
     }
@@ -224,17 +233,35 @@ pub fn train(args: TrainArgs, print: Print) -> Result<Trained, KilnError> {
     for path in [&model_path, &report_path] {
         check_folder_exists(path)?;
     }
-    let stop = stop_on_ctrl_c("finishing this epoch and saving the best model so far");
+    let checkpoint = checkpoint_path(&model_path);
+    let stop = stop_on_ctrl_c(
+        "finishing this epoch, saving the best model so far and a checkpoint to resume from",
+    );
     let bar = EpochBar::new();
     let mut on_epoch = |report: &EpochReport| bar.epoch(report);
     let mut hooks = TrainHooks {
         stop: Some(&stop),
         on_epoch: Some(&mut on_epoch),
+        checkpoint: Some(checkpoint.clone()),
     };
     let run = kiln::train(&args.data, &config, &mut hooks);
     bar.finish();
     let run = run?;
     run.bundle.save(&model_path)?;
+    if stop.load(std::sync::atomic::Ordering::SeqCst) {
+        eprintln!(
+            "interrupted: {} holds the best model so far; the same command continues training from {}",
+            model_path.display(),
+            checkpoint.display()
+        );
+    } else if let Err(e) = std::fs::remove_file(&checkpoint)
+        && e.kind() != std::io::ErrorKind::NotFound
+    {
+        eprintln!(
+            "warning: could not remove the finished run's checkpoint {}: {e}",
+            checkpoint.display()
+        );
+    }
     let report = kiln::report::train_report(&run.bundle.manifest);
     let html = kiln::report_types::render_html(&report);
     kiln::atomic::write_atomic(&report_path, html.as_bytes())
@@ -275,6 +302,13 @@ pub fn train(args: TrainArgs, print: Print) -> Result<Trained, KilnError> {
         report: report_path,
         manifest: m,
     })
+}
+
+/// Where `kiln train` keeps the checkpoint of the bundle it is training: beside it.
+fn checkpoint_path(model: &Path) -> PathBuf {
+    let mut name = model.as_os_str().to_owned();
+    name.push(".checkpoint");
+    PathBuf::from(name)
 }
 
 /// Fails early, before any training, when an output's folder does not exist.

@@ -78,15 +78,15 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let value: f64 = number
         .trim()
         .parse()
-        .map_err(|_| format!("--timeout: '{text}' is not a duration like 90s, 20m or 2h"))?;
+        .map_err(|_| format!("'{text}' is not a duration like 90s, 20m or 2h"))?;
     let seconds = match unit {
         "s" | "sec" => value,
         "m" | "min" => value * 60.0,
         "h" => value * 3600.0,
-        _ => return Err(format!("--timeout: unknown unit '{unit}'; use s, m or h")),
+        _ => return Err(format!("unknown unit '{unit}' in '{text}'; use s, m or h")),
     };
     if !(seconds > 0.0 && seconds.is_finite()) {
-        return Err(format!("--timeout must be positive, not '{text}'"));
+        return Err(format!("a duration must be positive, not '{text}'"));
     }
     Ok(Duration::from_secs_f64(seconds))
 }
@@ -137,7 +137,9 @@ fn config_of(args: &TuneArgs) -> Result<Config, KilnError> {
         tune.trials = n;
     }
     if let Some(t) = &args.timeout {
-        tune.timeout_seconds = parse_duration(t).map_err(KilnError::Config)?.as_secs_f64();
+        tune.timeout_seconds = parse_duration(t)
+            .map_err(|e| KilnError::Config(format!("--timeout: {e}")))?
+            .as_secs_f64();
     }
     if let Some(s) = &args.sampler {
         tune.sampler = s.clone();

@@ -451,6 +451,116 @@ fn ctrl_c_stops_after_the_epoch_and_still_saves_the_best_model() {
 }
 
 #[test]
+fn an_interrupted_run_resumes_from_its_checkpoint_to_the_uninterrupted_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_table(d, "big.csv", 20_000);
+    // A small network for many epochs: long enough to interrupt, quick to finish.
+    std::fs::write(
+        d.join("k.toml"),
+        "[model]\ndepth = 1\nwidth = 32\nensemble = 1\n[train]\npatience = 1000\n",
+    )
+    .unwrap();
+    let train = |out: &str| {
+        Command::new(env!("CARGO_BIN_EXE_kiln"))
+            .args([
+                "train", "big.csv", "--target", "label", "--epochs", "300", "--config", "k.toml",
+                "--out", out, "--json",
+            ])
+            .current_dir(d)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let child = train("m.kiln");
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("continues training from"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(d.join("m.kiln.checkpoint").exists());
+
+    // The same command again continues, and ends where an uninterrupted run ends.
+    let resumed = train("m.kiln").wait_with_output().unwrap();
+    assert!(resumed.status.success(), "{}", stderr(&resumed));
+    let v: serde_json::Value = serde_json::from_slice(&resumed.stdout).unwrap();
+    assert!(
+        v["notes"].to_string().contains("resumed after epoch"),
+        "{v}"
+    );
+    assert!(
+        !d.join("m.kiln.checkpoint").exists(),
+        "a finished run removes it"
+    );
+    let whole = train("whole.kiln").wait_with_output().unwrap();
+    assert!(whole.status.success(), "{}", stderr(&whole));
+    let predict = |model: &str| stdout(&kiln(&["predict", model, "big.csv"], d));
+    assert_eq!(predict("m.kiln"), predict("whole.kiln"));
+}
+
+#[test]
+fn a_time_limit_fits_training_into_it_and_bad_durations_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_table(d, "t.csv", 2_000);
+    // No early stop, so that only the limit can end the run.
+    std::fs::write(d.join("k.toml"), "[train]\npatience = 100000\n").unwrap();
+    let started = std::time::Instant::now();
+    let o = kiln(
+        &[
+            "train",
+            "t.csv",
+            "--target",
+            "label",
+            "--epochs",
+            "100000",
+            "--time-limit",
+            "2s",
+            "--config",
+            "k.toml",
+            "--out",
+            "m.kiln",
+            "--json",
+        ],
+        d,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(started.elapsed().as_secs() < 60, "ends near its limit");
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v["epochs"].as_u64().unwrap() < 100_000, "{v}");
+    let o = kiln(&["inspect", "m.kiln", "--json"], d);
+    let manifest: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let reason = manifest["stop_reason"].as_str().unwrap();
+    assert!(reason.contains("time limit of 2 s"), "{reason}");
+    let o = kiln(
+        &[
+            "train",
+            "t.csv",
+            "--target",
+            "label",
+            "--time-limit",
+            "soon",
+        ],
+        d,
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("'soon' is not a duration"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
 fn gzip_tables_train_like_csv() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();

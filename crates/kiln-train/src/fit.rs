@@ -3,6 +3,7 @@
 //! the best epoch's weights.
 
 use crate::augment::{Augmentation, Mixup};
+use crate::checkpoint::{self, Checkpoint};
 use crate::consolidation::{Consolidation, Penalty};
 use crate::curve::EpochRecord;
 use crate::device::Compute;
@@ -17,6 +18,7 @@ use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
+use std::hash::Hash;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
@@ -76,7 +78,9 @@ pub struct TrainOptions {
     pub patience: usize,
     /// Share of all steps spent warming the learning rate up.
     pub warmup: f64,
-    /// Stop after this many seconds, keeping the best epoch so far (0: no limit).
+    /// Time budget of the fitting in seconds (0: none): after each epoch the epoch budget
+    /// becomes what the measured seconds per epoch leave room for (at most `epochs`), and the learning-rate
+    /// schedule is fitted to it, so that training ends on time with its rate decayed.
     pub max_seconds: f64,
     /// Where to train: cpu, cuda or wgpu.
     pub device: Compute,
@@ -234,8 +238,23 @@ pub fn fit(
     on_epoch: &mut dyn FnMut(&EpochReport),
 ) -> FitOutcome {
     fit_from(
-        None, config, train, valid, objective, options, seed, device, stop, on_epoch,
+        None, config, train, valid, objective, options, seed, device, stop, on_epoch, None,
     )
+}
+
+/// How a fit keeps checkpoints, so that a run stopped by Ctrl-C or a crash continues where it
+/// stopped instead of starting over.
+pub struct Checkpoints<'a> {
+    /// A checkpoint from an earlier run: resumed when a fit of the same data, network,
+    /// options and seed took it, otherwise ignored.
+    pub resume: Option<Checkpoint>,
+    /// Seconds of training between checkpoints; one is also taken when the fit ends or is
+    /// stopped.
+    pub every_seconds: f64,
+    /// Receives each checkpoint (to write it somewhere safe).
+    pub save: &'a mut dyn FnMut(&Checkpoint),
+    /// Set by the fit: the epoch it resumed after, or why it could not resume `resume`.
+    pub resumed: Option<Result<usize, String>>,
 }
 
 /// A copy of `source`'s weights in a network on `device` (through safetensors, which carries
@@ -261,7 +280,8 @@ pub struct WarmStart<'a> {
     pub consolidation: Option<&'a Consolidation>,
 }
 
-/// As [`fit`], but starting from a trained network when given, to update it on new data.
+/// As [`fit`], but starting from a trained network when given, to update it on new data,
+/// and keeping `checkpoints` when given.
 #[allow(clippy::too_many_arguments)]
 pub fn fit_from(
     start: Option<WarmStart>,
@@ -274,6 +294,7 @@ pub fn fit_from(
     device: &Device,
     stop: &AtomicBool,
     on_epoch: &mut dyn FnMut(&EpochReport),
+    mut checkpoints: Option<&mut Checkpoints>,
 ) -> FitOutcome {
     let (x, y) = train;
     let device = device.clone();
@@ -288,7 +309,7 @@ pub fn fit_from(
     let mut optim = AdamWConfig::new()
         .with_weight_decay(options.weight_decay as f32)
         .init();
-    let batches = Batches::resolve(options, x.rows);
+    let mut batches = Batches::resolve(options, x.rows);
     let class_weights = options.class_weight.weights(objective, y);
     let image = config.image();
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -301,16 +322,76 @@ pub fn fit_from(
     let sample_matrix = Matrix::new(&sample_x, sample.len(), x.width);
 
     let steps_per_epoch = x.rows.div_ceil(batches.batch_size);
-    let total_steps = (steps_per_epoch * batches.max_epochs) as f64;
-    let warmup_steps = (options.warmup * total_steps).max(1.0);
+    let warmup_steps = (options.warmup * (steps_per_epoch * batches.max_epochs) as f64).max(1.0);
+    let asked_epochs = batches.max_epochs;
     let started = Instant::now();
     let mut step = 0usize;
     let mut curve = Vec::new();
     let mut best: Option<(f64, usize, Network)> = None;
     let mut stop_reason = format!("reached the epoch budget ({})", batches.max_epochs);
     let mut lr = options.learning_rate;
-    for epoch in 1..=batches.max_epochs {
+    let mut epoch = 0;
+    // Training seconds of the run this one resumes, and whether that run had ended.
+    let mut seconds_before = 0.0;
+    let mut finished = false;
+    let fingerprint = checkpoints.as_ref().map(|_| {
+        checkpoint::fingerprint(&[
+            &|h| serde_json::to_string(config).unwrap_or_default().hash(h),
+            &|h| serde_json::to_string(options).unwrap_or_default().hash(h),
+            &|h| serde_json::to_string(objective).unwrap_or_default().hash(h),
+            &|h| (seed, start.is_some()).hash(h),
+            &|h| checkpoint::hash_values(x.values, h),
+            &|h| checkpoint::hash_values(y, h),
+            &|h| checkpoint::hash_values(valid.0.values, h),
+            &|h| checkpoint::hash_values(valid.1, h),
+        ])
+    });
+    if let Some(c) = checkpoints.as_deref_mut()
+        && let Some(saved) = c.resume.take()
+    {
+        let restored = (saved.state.fingerprint == fingerprint.unwrap_or_default())
+            .then_some(())
+            .ok_or_else(|| "it was taken by a run of other data, settings or seed".to_string())
+            .and_then(|()| {
+                let fresh = || config.init(&ad_device, 0);
+                let model = checkpoint::with_weights(fresh(), &saved.weights)?;
+                let model = checkpoint::with_param_ids(model, &saved.state.param_ids)?;
+                let best = checkpoint::with_weights(fresh(), &saved.best_weights)?;
+                let optim = checkpoint::with_optimizer_state(
+                    AdamWConfig::new()
+                        .with_weight_decay(options.weight_decay as f32)
+                        .init(),
+                    &saved.optimizer,
+                )?;
+                Ok((model, best, optim))
+            });
+        c.resumed = Some(match restored {
+            Ok((restored_model, best_model, restored_optim)) => {
+                let state = saved.state;
+                model = restored_model;
+                optim = restored_optim;
+                rng.set_word_pos(state.streams[0]);
+                noise.set_word_pos(state.streams[1]);
+                order = state.order;
+                step = state.step;
+                lr = state.learning_rate;
+                epoch = state.epoch;
+                batches.max_epochs = state.max_epochs;
+                stop_reason = state.stop_reason;
+                finished = state.finished;
+                seconds_before = state.seconds;
+                curve = state.curve;
+                best = Some((state.best.0, state.best.1, best_model));
+                Ok(epoch)
+            }
+            Err(why) => Err(why),
+        });
+    }
+    let mut last_checkpoint = Instant::now();
+    while !finished && epoch < batches.max_epochs {
+        epoch += 1;
         order.shuffle(&mut rng);
+        let total_steps = (steps_per_epoch * batches.max_epochs) as f64;
         let schedule = |step: usize| {
             let progress = step as f64;
             if progress < warmup_steps {
@@ -353,8 +434,28 @@ pub fn fit_from(
             train_metric,
             valid_metric,
             learning_rate: lr,
-            seconds: started.elapsed().as_secs_f64(),
+            seconds: seconds_before + started.elapsed().as_secs_f64(),
         };
+        if options.max_seconds > 0.0 {
+            // The first epoch's pace includes warming up, so later ones go by their own.
+            let first = curve
+                .first()
+                .map_or(record.seconds, |r: &EpochRecord| r.seconds);
+            let pace = match epoch {
+                1 => record.seconds,
+                _ => (record.seconds - first) / (epoch - 1) as f64,
+            };
+            let fitting = epochs_within(options.max_seconds, record.seconds, epoch, pace);
+            batches.max_epochs = fitting.min(asked_epochs);
+            stop_reason = if fitting < asked_epochs {
+                format!(
+                    "ran the {fitting} of {asked_epochs} epochs that fit the time limit of {} s",
+                    options.max_seconds
+                )
+            } else {
+                format!("reached the epoch budget ({asked_epochs})")
+            };
+        }
         on_epoch(&EpochReport {
             record: &record,
             batches: &batches,
@@ -373,14 +474,41 @@ pub fn fit_from(
                 "early stop: no validation improvement for {} epochs",
                 batches.patience
             );
-            break;
+            finished = true;
         }
-        if stop.load(Ordering::Relaxed) {
+        finished |= epoch >= batches.max_epochs;
+        let interrupted = !finished && stop.load(Ordering::Relaxed);
+        if let Some(c) = checkpoints.as_deref_mut()
+            && (finished
+                || interrupted
+                || last_checkpoint.elapsed().as_secs_f64() >= c.every_seconds)
+        {
+            let (best_loss, best_epoch, best_model) = best.as_ref().expect("an epoch ran");
+            let state = checkpoint::State {
+                fingerprint: fingerprint.unwrap_or_default(),
+                epoch,
+                step,
+                learning_rate: lr,
+                max_epochs: batches.max_epochs,
+                stop_reason: stop_reason.clone(),
+                finished,
+                seconds: seconds_before + started.elapsed().as_secs_f64(),
+                streams: [rng.get_word_pos(), noise.get_word_pos()],
+                order: order.clone(),
+                curve: curve.clone(),
+                best: (*best_loss, *best_epoch),
+                param_ids: checkpoint::param_ids(&model),
+            };
+            (c.save)(&Checkpoint {
+                state,
+                weights: checkpoint::weights_of(&model),
+                best_weights: checkpoint::weights_of(best_model),
+                optimizer: checkpoint::optimizer_bytes(&optim),
+            });
+            last_checkpoint = Instant::now();
+        }
+        if interrupted {
             stop_reason = format!("interrupted after epoch {epoch}");
-            break;
-        }
-        if options.max_seconds > 0.0 && started.elapsed().as_secs_f64() > options.max_seconds {
-            stop_reason = format!("time limit of {} s reached", options.max_seconds);
             break;
         }
     }
@@ -391,6 +519,17 @@ pub fn fit_from(
         best_epoch,
         stop_reason,
         batches,
+    }
+}
+
+/// The epochs a run may have in all to end within `limit` seconds, `done` epochs having
+/// taken `elapsed` seconds and each further one taking `pace` (at least `done`).
+fn epochs_within(limit: f64, elapsed: f64, done: usize, pace: f64) -> usize {
+    let more = ((limit - elapsed) / pace.max(f64::MIN_POSITIVE)).floor();
+    done + if more > 0.0 {
+        more.min(1e9) as usize
+    } else {
+        0
     }
 }
 
@@ -702,6 +841,148 @@ mod tests {
         assert_eq!(out.curve.len(), 6);
         assert_eq!(out.best_epoch, 6);
         assert!(out.curve.iter().all(|r| r.valid_loss.is_nan()));
+    }
+
+    #[test]
+    fn the_epochs_within_a_time_limit_follow_the_pace_so_far() {
+        // 2 epochs in 10 s, 5 s each from now on: 18 more fit in the 90 s left.
+        assert_eq!(epochs_within(100.0, 10.0, 2, 5.0), 20);
+        assert_eq!(epochs_within(100.0, 99.0, 3, 5.0), 3);
+        assert_eq!(epochs_within(100.0, 130.0, 4, 5.0), 4);
+        assert_eq!(epochs_within(100.0, 10.0, 1, 0.0), 1_000_000_001);
+    }
+
+    #[test]
+    fn a_time_limit_ends_training_on_time_with_the_learning_rate_decayed() {
+        let (x, y) = blobs(400, 1);
+        let limit = 0.5;
+        let options = TrainOptions {
+            epochs: 100_000,
+            batch_size: 16,
+            max_seconds: limit,
+            ..TrainOptions::default()
+        };
+        let out = fit(
+            &config(2, 2),
+            (Matrix::new(&x, 400, 2), &y),
+            (Matrix::new(&[], 0, 2), &[]),
+            &Objective::Classification { classes: 2 },
+            &options,
+            1,
+            &Device::flex(),
+            &AtomicBool::new(false),
+            &mut |_| {},
+        );
+        let last = out.curve.last().unwrap();
+        assert!(out.curve.len() < 100_000 && out.curve.len() > 1);
+        assert_eq!(out.batches.max_epochs, out.curve.len());
+        assert!(
+            out.stop_reason.contains("time limit"),
+            "{}",
+            out.stop_reason
+        );
+        // The epoch that would overrun is not started; slack for a loaded test machine.
+        assert!(last.seconds < limit * 3.0, "{} s", last.seconds);
+        // The schedule was fitted to the shortened budget, not cut off at its peak.
+        assert!(
+            last.learning_rate < 0.5 * options.learning_rate,
+            "last learning rate {}",
+            last.learning_rate
+        );
+    }
+
+    /// A fit of 6 epochs with dropout on the blobs, keeping checkpoints as `checkpoints` says.
+    fn fit_with(checkpoints: &mut Checkpoints, rows: usize) -> FitOutcome {
+        let (x, y) = blobs(rows, 1);
+        let (vx, vy) = blobs(50, 2);
+        let mut shape = config(2, 2);
+        if let Body::Tabular(s) = &mut shape.body {
+            s.dropout = 0.2;
+        }
+        fit_from(
+            None,
+            &shape,
+            (Matrix::new(&x, rows, 2), &y),
+            (Matrix::new(&vx, 50, 2), &vy),
+            &Objective::Classification { classes: 2 },
+            &TrainOptions {
+                epochs: 6,
+                patience: 100,
+                ..TrainOptions::default()
+            },
+            3,
+            &Device::flex(),
+            &AtomicBool::new(false),
+            &mut |_| {},
+            Some(checkpoints),
+        )
+    }
+
+    #[test]
+    fn a_resumed_fit_ends_with_the_model_of_an_uninterrupted_one() {
+        let mut taken = Vec::new();
+        let mut save = |c: &Checkpoint| taken.push(c.to_bytes());
+        let mut keep = Checkpoints {
+            resume: None,
+            every_seconds: 0.0,
+            save: &mut save,
+            resumed: None,
+        };
+        let whole = fit_with(&mut keep, 200);
+        assert!(keep.resumed.is_none());
+        assert_eq!(taken.len(), 6, "one checkpoint per epoch");
+        let after_three = Checkpoint::from_bytes(&taken[2]).unwrap();
+        assert_eq!(after_three.epoch(), 3);
+        assert!(!after_three.finished());
+        assert!(Checkpoint::from_bytes(&taken[2][..taken[2].len() - 1]).is_err());
+
+        let mut ignore = |_: &Checkpoint| {};
+        let mut resume = Checkpoints {
+            resume: Some(after_three.clone()),
+            every_seconds: 1e9,
+            save: &mut ignore,
+            resumed: None,
+        };
+        let resumed = fit_with(&mut resume, 200);
+        assert_eq!(resume.resumed, Some(Ok(3)));
+        let (x, _) = blobs(20, 9);
+        let m = Matrix::new(&x, 20, 2);
+        let objective = Objective::Classification { classes: 2 };
+        let device = Device::flex();
+        assert_eq!(
+            predict(&whole.model, m, &objective, &device),
+            predict(&resumed.model, m, &objective, &device)
+        );
+        let losses = |o: &FitOutcome| o.curve.iter().map(|r| r.train_loss).collect::<Vec<_>>();
+        assert_eq!(losses(&whole), losses(&resumed));
+        assert_eq!(whole.best_epoch, resumed.best_epoch);
+
+        // A finished fit's checkpoint gives its result back without training.
+        let last = Checkpoint::from_bytes(&taken[5]).unwrap();
+        assert!(last.finished());
+        let mut again = Checkpoints {
+            resume: Some(last),
+            every_seconds: 1e9,
+            save: &mut ignore,
+            resumed: None,
+        };
+        let done = fit_with(&mut again, 200);
+        assert_eq!(done.curve.len(), 6);
+        assert_eq!(
+            predict(&whole.model, m, &objective, &device),
+            predict(&done.model, m, &objective, &device)
+        );
+
+        // Other data: the checkpoint is not used.
+        let mut other = Checkpoints {
+            resume: Some(after_three),
+            every_seconds: 1e9,
+            save: &mut ignore,
+            resumed: None,
+        };
+        let fresh = fit_with(&mut other, 210);
+        assert!(matches!(other.resumed, Some(Err(ref why)) if why.contains("other data")));
+        assert_eq!(fresh.curve.len(), 6);
     }
 
     #[test]

@@ -54,7 +54,7 @@ impl Default for Config {
 #[serde(rename_all = "snake_case")]
 pub enum Preset {
     /// Kiln's defaults: for images, three stages of one convolution each (32, 64, 128
-    /// channels) for 25 epochs.
+    /// channels) for 20 epochs.
     #[default]
     Default,
     /// For images: two stages of two convolutions each (32, 64 channels), four times the
@@ -93,7 +93,7 @@ impl Preset {
     /// Passes over the training images when the config sets no `train.epochs`.
     pub fn image_epochs(self) -> usize {
         match self {
-            Preset::Default => 25,
+            Preset::Default => 20,
             Preset::Best => 17,
         }
     }

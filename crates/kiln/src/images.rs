@@ -19,7 +19,7 @@ use kiln_data::{
     read_image_data, split_indices,
 };
 use kiln_model::{Body, ImageShape, NetworkConfig, PixelScale};
-use kiln_train::{Matrix, Objective, diagnose, fit};
+use kiln_train::{Matrix, Objective, diagnose, fit_from};
 use rayon::prelude::*;
 use std::path::Path;
 use std::time::Instant;
@@ -242,18 +242,27 @@ pub fn train_on_images(
     } else {
         (&valid_x, &valid_y)
     };
-    let outcome = fit(
-        &network,
-        (Matrix::new(&train_x, train_y.len(), width), &train_y),
-        (Matrix::new(vx, vy.len(), width), vy),
-        &objective,
-        &options,
-        config.seed,
-        &train_device,
-        hooks.stop_flag(),
-        &mut |report| hooks.observe(report),
-    );
-    let train_seconds = started.elapsed().as_secs_f64();
+    let checkpoint = hooks.checkpoint.clone();
+    let outcome = crate::resume::with_checkpoints(checkpoint.as_deref(), &mut notes, |kept| {
+        fit_from(
+            None,
+            &network,
+            (Matrix::new(&train_x, train_y.len(), width), &train_y),
+            (Matrix::new(vx, vy.len(), width), vy),
+            &objective,
+            &options,
+            config.seed,
+            &train_device,
+            hooks.stop_flag(),
+            &mut |report| hooks.observe(report),
+            kept,
+        )
+    });
+    // Seconds of every epoch run, those of an interrupted run this one resumed included.
+    let train_seconds = outcome
+        .curve
+        .last()
+        .map_or_else(|| started.elapsed().as_secs_f64(), |r| r.seconds);
     notes.push(format!(
         "trained {} epochs of batch {} ({:.1} s in all, {:.0} images/s); {}; kept epoch {}",
         outcome.curve.len(),

@@ -25,6 +25,7 @@ pub mod pipeline;
 pub mod preview;
 pub mod registry;
 pub mod report;
+mod resume;
 pub mod saliency;
 pub mod tune;
 pub mod update;

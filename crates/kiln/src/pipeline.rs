@@ -26,6 +26,9 @@ pub struct TrainHooks<'a> {
     pub stop: Option<&'a AtomicBool>,
     /// Called after every epoch.
     pub on_epoch: Option<EpochObserver<'a>>,
+    /// Where to keep a checkpoint of the fit while it trains; a run of the same data,
+    /// settings and seed that finds one there continues from it.
+    pub checkpoint: Option<std::path::PathBuf>,
 }
 
 /// The stop flag of runs given none: never set.
@@ -294,21 +297,25 @@ pub fn train(data: &Path, config: &Config, hooks: &mut TrainHooks) -> Result<Tra
     let stop = hooks.stop_flag();
     let train_device = config.train.device.device().map_err(KilnError::Config)?;
     let started = Instant::now();
-    let outcome = fit_from(
-        warm_start,
-        &network,
-        (
-            Matrix::new(&train_x, split.train.len(), encoded.width),
-            &train_y,
-        ),
-        (Matrix::new(vx, vy.len(), encoded.width), vy),
-        &objective,
-        &config.train,
-        config.seed,
-        &train_device,
-        stop,
-        &mut |report| hooks.observe(report),
-    );
+    let checkpoint = hooks.checkpoint.clone();
+    let outcome = crate::resume::with_checkpoints(checkpoint.as_deref(), &mut notes, |kept| {
+        fit_from(
+            warm_start,
+            &network,
+            (
+                Matrix::new(&train_x, split.train.len(), encoded.width),
+                &train_y,
+            ),
+            (Matrix::new(vx, vy.len(), encoded.width), vy),
+            &objective,
+            &config.train,
+            config.seed,
+            &train_device,
+            stop,
+            &mut |report| hooks.observe(report),
+            kept,
+        )
+    });
     let device = Device::flex();
     let score = |model: &kiln_model::Network, x: &[f32], y: &[f32]| {
         let out = kiln_train::predict(
@@ -323,7 +330,13 @@ pub fn train(data: &Path, config: &Config, hooks: &mut TrainHooks) -> Result<Tra
     let (valid_metrics, _) = score(&outcome.model, vx, vy);
     let mut final_model = outcome.model;
     let mut notes_after = Vec::new();
-    if config.train.refit && !split.valid.is_empty() && !stop.load(Ordering::Relaxed) {
+    // A time limit covers the refit too: it gets what the first fit left.
+    let limit = config.train.max_seconds;
+    let time_left = (limit > 0.0).then(|| limit - started.elapsed().as_secs_f64());
+    if config.train.refit && time_left.is_some_and(|left| left <= 0.0) {
+        notes_after
+            .push("no refit on training + validation rows: the time limit was spent".to_string());
+    } else if config.train.refit && !split.valid.is_empty() && !stop.load(Ordering::Relaxed) {
         // Refit on training + validation rows for the epochs early stopping chose: small
         // tables gain a fifth more data; the test rows stay unseen.
         let rows: Vec<usize> = split.train.iter().chain(&split.valid).copied().collect();
@@ -331,6 +344,7 @@ pub fn train(data: &Path, config: &Config, hooks: &mut TrainHooks) -> Result<Tra
         let options = kiln_train::TrainOptions {
             epochs: outcome.best_epoch,
             batch_size: outcome.batches.batch_size,
+            max_seconds: time_left.unwrap_or(0.0),
             ..config.train.clone()
         };
         let refit = fit_from(
@@ -344,6 +358,7 @@ pub fn train(data: &Path, config: &Config, hooks: &mut TrainHooks) -> Result<Tra
             &train_device,
             stop,
             &mut |_| {},
+            None,
         );
         if stop.load(Ordering::Relaxed) {
             notes_after.push(
@@ -352,10 +367,18 @@ pub fn train(data: &Path, config: &Config, hooks: &mut TrainHooks) -> Result<Tra
             );
         } else {
             final_model = refit.model;
+            let ran = refit.curve.len();
+            let why = if ran < outcome.best_epoch {
+                format!(
+                    "of the {} early stopping chose, to fit the time limit",
+                    outcome.best_epoch
+                )
+            } else {
+                "the count early stopping chose".to_string()
+            };
             notes_after.push(format!(
-                "refit on training + validation rows ({}) for {} epochs, the count early stopping chose",
+                "refit on training + validation rows ({}) for {ran} epochs, {why}",
                 rows.len(),
-                outcome.best_epoch
             ));
         }
     }

@@ -476,6 +476,7 @@ fn evaluate(
                     }
                 }
             },
+            None,
         );
         if let Some(e) = failure {
             return Err(e);

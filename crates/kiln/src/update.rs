@@ -212,6 +212,7 @@ pub fn update(
         &device,
         &never,
         &mut |_| {},
+        None,
     );
     let cpu = Device::flex();
     let evaluate = |model: &kiln_model::Network, x: &[f32], y: &[f32]| -> Metrics {
