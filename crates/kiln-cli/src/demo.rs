@@ -77,6 +77,40 @@ fn train_args(data: PathBuf, target: Option<&str>, out: &Path, name: &str) -> Tr
     }
 }
 
+/// Trains `data` as step 2 does, stopped after epoch 5 the way Ctrl-C stops `kiln train`,
+/// then once more with the checkpoint that run left: the second run's manifest.
+fn interrupted_and_resumed(data: &Path, out: &Path) -> Result<kiln::Manifest, KilnError> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let mut config = kiln::Config::default();
+    config.data.target = Some("diagnosis".into());
+    let checkpoint = out.join("breast_cancer_resumed.kiln.checkpoint");
+    let stop = AtomicBool::new(false);
+    let mut stop_after_five = |report: &kiln::training::EpochReport| {
+        if report.record.epoch == 5 {
+            stop.store(true, Ordering::SeqCst);
+        }
+    };
+    kiln::train(
+        data,
+        &config,
+        &mut kiln::TrainHooks {
+            stop: Some(&stop),
+            on_epoch: Some(&mut stop_after_five),
+            checkpoint: Some(checkpoint.clone()),
+        },
+    )?;
+    let run = kiln::train(
+        data,
+        &config,
+        &mut kiln::TrainHooks {
+            checkpoint: Some(checkpoint.clone()),
+            ..kiln::TrainHooks::default()
+        },
+    )?;
+    std::fs::remove_file(&checkpoint).map_err(|e| KilnError::write(&checkpoint, e))?;
+    Ok(run.bundle.manifest)
+}
+
 /// A trained classifier's test accuracy in percent.
 fn accuracy_percent(trained: &commands::Trained) -> f64 {
     trained.manifest.test_metrics.accuracy.unwrap_or(0.0) * 100.0
@@ -121,6 +155,19 @@ pub fn run(out: &Path, json: bool) -> Result<(), KilnError> {
     say("\n== 2. train: target 'diagnosis', no options (the data is validated first)");
     let args = train_args(data.clone(), Some("diagnosis"), out, "breast_cancer");
     let trained = commands::train(args, print)?;
+    say("\nthe same training stopped after epoch 5, as Ctrl-C stops it, then run again:");
+    let resumed = interrupted_and_resumed(&data, out)?;
+    let same = resumed.test_metrics.log_loss == trained.manifest.test_metrics.log_loss;
+    say(&format!(
+        "  {}\n  test log loss {:.6}: {} the uninterrupted run's",
+        resumed
+            .notes
+            .iter()
+            .find(|n| n.starts_with("resumed"))
+            .map_or("(did not resume)", String::as_str),
+        resumed.test_metrics.log_loss.unwrap_or(f64::NAN),
+        if same { "exactly" } else { "NOT" }
+    ));
     say(&format!(
         "\n== 3. evaluate: the {n_holdout} held-back rows, which training never saw"
     ));
@@ -424,6 +471,7 @@ pub fn run(out: &Path, json: bool) -> Result<(), KilnError> {
                 "model": trained.model,
                 "report": trained.report,
                 "test_metrics": m.test_metrics,
+                "resumed": {"test_metrics": resumed.test_metrics, "same_as_uninterrupted": same},
                 "holdout_metrics": evaluation,
                 "predictions": predictions,
                 "holdout_validation": {"passed": clean.passed, "errors": clean.errors},
