@@ -11,7 +11,6 @@ use crate::metrics::{Metrics, argmax};
 use crate::predict::{Matrix, predict};
 use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
-use burn::store::{ModuleSnapshot, SafetensorsStore};
 use burn::tensor::activation::log_softmax;
 use kiln_model::{ImageShape, Network, NetworkConfig};
 use rand::SeedableRng;
@@ -260,14 +259,8 @@ pub struct Checkpoints<'a> {
 /// A copy of `source`'s weights in a network on `device` (through safetensors, which carries
 /// every parameter by name).
 pub(crate) fn copy_weights(source: &Network, config: &NetworkConfig, device: &Device) -> Network {
-    let mut out = SafetensorsStore::from_bytes(None);
-    source.save_into(&mut out).expect("weights serialise");
-    let bytes = out.get_bytes().expect("weights serialise");
-    let mut model = config.init(device, 0);
-    model
-        .load_from(&mut SafetensorsStore::from_bytes(Some(bytes)))
-        .expect("the start network has the shape it was built with");
-    model
+    checkpoint::with_weights(config.init(device, 0), &checkpoint::weights_of(source))
+        .expect("the start network has the shape it was built with")
 }
 
 /// Where an update starts: a trained network of the shape being fitted, and optionally the
@@ -306,9 +299,12 @@ pub fn fit_from(
     let penalty = start
         .and_then(|s| s.consolidation)
         .map(|c| c.on(&ad_device));
-    let mut optim = AdamWConfig::new()
-        .with_weight_decay(options.weight_decay as f32)
-        .init();
+    let new_optimizer = || {
+        AdamWConfig::new()
+            .with_weight_decay(options.weight_decay as f32)
+            .init()
+    };
+    let mut optim = new_optimizer();
     let mut batches = Batches::resolve(options, x.rows);
     let class_weights = options.class_weight.weights(objective, y);
     let image = config.image();
@@ -349,22 +345,19 @@ pub fn fit_from(
     if let Some(c) = checkpoints.as_deref_mut()
         && let Some(saved) = c.resume.take()
     {
-        let restored = (saved.state.fingerprint == fingerprint.unwrap_or_default())
-            .then_some(())
-            .ok_or_else(|| "it was taken by a run of other data, settings or seed".to_string())
-            .and_then(|()| {
-                let fresh = || config.init(&ad_device, 0);
-                let model = checkpoint::with_weights(fresh(), &saved.weights)?;
-                let model = checkpoint::with_param_ids(model, &saved.state.param_ids)?;
-                let best = checkpoint::with_weights(fresh(), &saved.best_weights)?;
-                let optim = checkpoint::with_optimizer_state(
-                    AdamWConfig::new()
-                        .with_weight_decay(options.weight_decay as f32)
-                        .init(),
-                    &saved.optimizer,
-                )?;
-                Ok((model, best, optim))
-            });
+        let restore = || -> Result<_, String> {
+            let fresh = || config.init(&ad_device, 0);
+            let model = checkpoint::with_weights(fresh(), &saved.weights)?;
+            let model = checkpoint::with_param_ids(model, &saved.state.param_ids)?;
+            let best = checkpoint::with_weights(fresh(), &saved.best_weights)?;
+            let optim = checkpoint::with_optimizer_state(new_optimizer(), &saved.optimizer)?;
+            Ok((model, best, optim))
+        };
+        let restored = if saved.state.fingerprint == fingerprint.unwrap_or_default() {
+            restore()
+        } else {
+            Err("it was taken by a run of other data, settings or seed".to_string())
+        };
         c.resumed = Some(match restored {
             Ok((restored_model, best_model, restored_optim)) => {
                 let state = saved.state;
