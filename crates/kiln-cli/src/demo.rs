@@ -111,6 +111,32 @@ fn interrupted_and_resumed(data: &Path, out: &Path) -> Result<kiln::Manifest, Ki
     Ok(run.bundle.manifest)
 }
 
+/// A plain CSV as a European spreadsheet writes it: semicolons between fields, decimal
+/// commas, thousands grouped by a space.
+fn spreadsheet_export(csv: &str) -> String {
+    let field = |value: &str| -> String {
+        if value.parse::<f64>().is_err() {
+            return value.to_string();
+        }
+        let (whole, fraction) = value.split_once('.').unwrap_or((value, ""));
+        let digits = whole.trim_start_matches('-');
+        let mut grouped = whole[..whole.len() - digits.len()].to_string();
+        for (i, digit) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i) % 3 == 0 {
+                grouped.push(' ');
+            }
+            grouped.push(digit);
+        }
+        match fraction {
+            "" => grouped,
+            f => format!("{grouped},{f}"),
+        }
+    };
+    csv.lines()
+        .map(|line| line.split(',').map(field).collect::<Vec<_>>().join(";") + "\n")
+        .collect()
+}
+
 /// A trained classifier's test accuracy in percent.
 fn accuracy_percent(trained: &commands::Trained) -> f64 {
     trained.manifest.test_metrics.accuracy.unwrap_or(0.0) * 100.0
@@ -167,6 +193,30 @@ pub fn run(out: &Path, json: bool) -> Result<(), KilnError> {
             .map_or("(did not resume)", String::as_str),
         resumed.test_metrics.log_loss.unwrap_or(f64::NAN),
         if same { "exactly" } else { "NOT" }
+    ));
+    say(
+        "\nthe same rows as a European spreadsheet exports them (semicolons, decimal commas, 1 001,0):",
+    );
+    let exported = out.join("breast_cancer_export.csv");
+    kiln::atomic::write_atomic(&exported, spreadsheet_export(&train_rows).as_bytes())
+        .map_err(|e| write_err(&exported, e))?;
+    let mut config = kiln::Config::default();
+    config.data.target = Some("diagnosis".into());
+    let export = kiln::train(&exported, &config, &mut kiln::TrainHooks::default())?
+        .bundle
+        .manifest;
+    let export_same = export.test_metrics.log_loss == trained.manifest.test_metrics.log_loss;
+    say(&format!(
+        "  {} of {} columns read as numbers written like 1 234,50; test log loss {:.6}: {} the first run's",
+        export
+            .preprocessor
+            .features
+            .iter()
+            .filter(|f| !f.encoder.number_format().is_plain())
+            .count(),
+        export.preprocessor.features.len(),
+        export.test_metrics.log_loss.unwrap_or(f64::NAN),
+        if export_same { "exactly" } else { "NOT" }
     ));
     say(&format!(
         "\n== 3. evaluate: the {n_holdout} held-back rows, which training never saw"
@@ -472,6 +522,7 @@ pub fn run(out: &Path, json: bool) -> Result<(), KilnError> {
                 "report": trained.report,
                 "test_metrics": m.test_metrics,
                 "resumed": {"test_metrics": resumed.test_metrics, "same_as_uninterrupted": same},
+                "spreadsheet_export": {"test_metrics": export.test_metrics, "same_as_plain": export_same},
                 "holdout_metrics": evaluation,
                 "predictions": predictions,
                 "holdout_validation": {"passed": clean.passed, "errors": clean.errors},

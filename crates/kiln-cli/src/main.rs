@@ -119,7 +119,19 @@ enum Command {
     },
 }
 
+/// Lets a closed pipe end the program quietly, as it ends other command-line tools
+/// (`kiln profile data.csv | head`), instead of panicking in a print. Sockets are unaffected:
+/// the server's writes ask for an error instead of the signal.
+fn quiet_broken_pipes() {
+    #[cfg(unix)]
+    // SAFETY: restores a signal's default action, before any other thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() {
+    quiet_broken_pipes();
     kiln_alloc::keep_freed_memory();
     let cli = Cli::parse();
     let result = match cli.command {

@@ -583,3 +583,121 @@ fn gzip_tables_train_like_csv() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(stdout(&o).lines().count(), 201);
 }
+
+/// The date `offset` days after Monday 1 January 2024 (a leap year), as `2024-MM-DD`.
+fn date_in_2024(offset: usize) -> String {
+    let lengths = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    let (mut month, mut day) = (0, offset);
+    while day >= lengths[month] {
+        day -= lengths[month];
+        month += 1;
+    }
+    format!("2024-{:02}-{:02}", month + 1, day + 1)
+}
+
+fn json_field(o: &Output, field: &str) -> f64 {
+    let v: serde_json::Value = serde_json::from_str(&stdout(o)).unwrap();
+    v[field]
+        .as_f64()
+        .unwrap_or_else(|| panic!("no {field} in {}", stdout(o)))
+}
+
+#[test]
+fn formatted_numbers_and_dates_are_read_as_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // Busy on weekends and when the price is over $800: the label needs both the price, written
+    // as currency, and the weekday of the date.
+    let mut shop = String::from("price,discount,day,label\n");
+    for i in 0..300 {
+        let price = ((i * 7919) % 1000) as f64 + 0.25 * (i % 4) as f64;
+        let offset = (i * 17) % 366;
+        let busy = offset % 7 >= 5 || price > 800.0;
+        let thousands = (price / 1000.0) as usize;
+        let dollars = if thousands > 0 {
+            format!("{thousands},{:06.2}", price - 1000.0 * thousands as f64)
+        } else {
+            format!("{price:.2}")
+        };
+        shop += &format!(
+            "\"${dollars}\",{}.5%,{},{}\n",
+            (i * 13) % 40,
+            date_in_2024(offset),
+            if busy { "busy" } else { "quiet" }
+        );
+    }
+    std::fs::write(d.join("shop.csv"), shop).unwrap();
+    let o = kiln(
+        &[
+            "train",
+            "shop.csv",
+            "--target",
+            "label",
+            "--epochs",
+            "40",
+            "--out",
+            "shop.kiln",
+        ],
+        d,
+    );
+    let notes = stdout(&o);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        notes.contains("columns 'price', 'discount' read as numbers written like $1,234.50")
+            && notes.contains("column 'day' read as dates written like '2024-03-01'"),
+        "{notes}"
+    );
+    let o = kiln(&["evaluate", "shop.kiln", "shop.csv", "--json"], d);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // Without the weekday (or the price) about 70% are right.
+    let accuracy = json_field(&o, "accuracy");
+    assert!(accuracy > 0.9, "accuracy {accuracy}");
+    std::fs::write(
+        d.join("new.csv"),
+        "price,discount,day\n\"$1,200.00\",5%,2024-12-31\n$3,2024-13-01,\n",
+    )
+    .unwrap();
+    let o = kiln(&["predict", "shop.kiln", "new.csv"], d);
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    assert!(
+        stderr(&o).contains("line 3, column 'discount'"),
+        "{}",
+        stderr(&o)
+    );
+
+    // A European export: semicolons between fields, decimal commas, spaces between thousands.
+    let mut euro = String::from("x;y\n");
+    for i in 0..200 {
+        let x = ((i * 37) % 200) as f64 / 10.0 - 10.0;
+        let y = 1000.0 + 150.0 * x;
+        let y = format!("{y:.1}");
+        let (whole, tenths) = y.split_once('.').unwrap();
+        let y = match whole.trim_start_matches('-').len() > 3 {
+            true => {
+                let at = whole.len() - 3;
+                format!("{} {},{tenths}", &whole[..at], &whole[at..])
+            }
+            false => format!("{whole},{tenths}"),
+        };
+        euro += &format!("{};{y}\n", format!("{x:.2}").replace('.', ","));
+    }
+    std::fs::write(d.join("euro.csv"), euro).unwrap();
+    let o = kiln(
+        &[
+            "train",
+            "euro.csv",
+            "--target",
+            "y",
+            "--epochs",
+            "40",
+            "--out",
+            "euro.kiln",
+        ],
+        d,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("task: regression"), "{}", stdout(&o));
+    let o = kiln(&["evaluate", "euro.kiln", "euro.csv", "--json"], d);
+    let r2 = json_field(&o, "r2");
+    assert!(r2 > 0.95, "r2 {r2}");
+}

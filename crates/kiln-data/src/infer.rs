@@ -2,6 +2,7 @@
 //! which are dropped (identifiers, constants, empty or free-text columns), with the reason.
 
 use crate::error::DataError;
+use crate::format::NumberFormat;
 use crate::table::{Cell, Column, Table};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -18,6 +19,8 @@ pub enum ColumnKind {
     Boolean,
     /// Free text, read as a bag of word n-grams and, given a checkpoint, a sentence encoder.
     Text,
+    /// Dates or date-times, read as where they lie in time and in the year, week and day.
+    Date,
 }
 
 /// Why a column is not used as a feature.
@@ -55,6 +58,9 @@ pub struct ColumnPlan {
     pub name: String,
     /// `Ok(kind)` for a feature, `Err(reason)` for a dropped column.
     pub use_as: Result<ColumnKind, DropReason>,
+    /// How a numeric column writes its numbers (currency, percent, thousands, decimal comma).
+    #[serde(default, skip_serializing_if = "NumberFormat::is_plain")]
+    pub format: NumberFormat,
 }
 
 /// Lower-cased spellings accepted as the two values of a boolean column.
@@ -67,15 +73,22 @@ pub fn infer_columns(table: &Table, target: &str) -> Result<Vec<ColumnPlan>, Dat
         .iter()
         .filter(|c| c.name != target)
         .map(|c| {
+            let format = NumberFormat::of_column(c).unwrap_or_default();
             Ok(ColumnPlan {
                 name: c.name.clone(),
-                use_as: infer_column(table, c)?,
+                use_as: infer_column(table, c, format)?,
+                format,
             })
         })
         .collect()
 }
 
-fn infer_column(table: &Table, col: &Column) -> Result<Result<ColumnKind, DropReason>, DataError> {
+/// The role of one column, whose numbers are written in `format`.
+fn infer_column(
+    table: &Table,
+    col: &Column,
+    format: NumberFormat,
+) -> Result<Result<ColumnKind, DropReason>, DataError> {
     let numbers = col
         .cells
         .iter()
@@ -89,6 +102,12 @@ fn infer_column(table: &Table, col: &Column) -> Result<Result<ColumnKind, DropRe
     let present = numbers + texts;
     if present == 0 {
         return Ok(Err(DropReason::Empty));
+    }
+    if !format.is_plain() {
+        return Ok(infer_numeric(col, format, present));
+    }
+    if numbers == 0 && crate::date::format_of_column(col).is_some() {
+        return Ok(Ok(ColumnKind::Date));
     }
     if texts > 0 && numbers * 10 >= present * 9 {
         let (row, value) = col
@@ -109,20 +128,17 @@ fn infer_column(table: &Table, col: &Column) -> Result<Result<ColumnKind, DropRe
         });
     }
     if texts == 0 {
-        return Ok(infer_numeric(col, numbers));
+        return Ok(infer_numeric(col, format, numbers));
     }
     Ok(infer_text(col, present))
 }
 
-fn infer_numeric(col: &Column, present: usize) -> Result<ColumnKind, DropReason> {
-    let values: Vec<f64> = col
-        .cells
-        .iter()
-        .filter_map(|c| match c {
-            Cell::Num(v) => Some(*v),
-            _ => None,
-        })
-        .collect();
+fn infer_numeric(
+    col: &Column,
+    format: NumberFormat,
+    present: usize,
+) -> Result<ColumnKind, DropReason> {
+    let values: Vec<f64> = col.cells.iter().filter_map(|c| format.number(c)).collect();
     let mut sorted = values.clone();
     sorted.sort_by(f64::total_cmp);
     sorted.dedup();
@@ -251,6 +267,26 @@ mod tests {
             err.contains("line 9") && err.contains("'x'") && err.contains("oops"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn formatted_numbers_are_numeric_and_dates_are_dates() {
+        let mut csv = String::from("price,share,day,id_like,y\n");
+        for i in 0..30 {
+            csv += &format!(
+                "\"${},{:03}\",{i}.5%,2024-02-{:02},x{i},{}\n",
+                i + 1,
+                i * 7,
+                i % 28 + 1,
+                i % 2
+            );
+        }
+        let p = plans(&csv).unwrap();
+        assert_eq!(kind(&p, "price"), Ok(ColumnKind::Numeric));
+        assert_eq!(p[0].format, NumberFormat::Point);
+        assert_eq!(kind(&p, "share"), Ok(ColumnKind::Numeric));
+        assert_eq!(kind(&p, "day"), Ok(ColumnKind::Date));
+        assert_eq!(kind(&p, "id_like"), Err(DropReason::Identifier));
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! Tables for Kiln: reading CSV and Parquet, inferring column types and the task, seeded
 //! splits, and the preprocessing that is fitted on training data and stored with a model.
 
+pub mod date;
 pub mod error;
+pub mod format;
 pub mod image;
 pub mod infer;
 pub mod preprocess;
@@ -14,6 +16,7 @@ pub mod text;
 pub mod tokens;
 
 pub use error::DataError;
+pub use format::NumberFormat;
 pub use image::{ImageData, ImageOptions, ImageSet, decode_image, is_image_data, read_image_data};
 pub use infer::{ColumnKind, ColumnPlan, infer_columns};
 pub use preprocess::{Encoded, PreprocessOptions, Preprocessor};

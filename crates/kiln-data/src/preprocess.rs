@@ -2,7 +2,9 @@
 //! encoding of numbers, one-hot encoding of categories) and stored with the model, so that
 //! prediction applies exactly the training transform.
 
+use crate::date;
 use crate::error::DataError;
+use crate::format::NumberFormat;
 use crate::infer::{ColumnKind, ColumnPlan, DropReason, boolean_value};
 use crate::table::{Cell, Column, Table};
 use crate::text::TextEncoder;
@@ -91,6 +93,23 @@ pub enum FeatureEncoder {
         edges: Vec<f64>,
         /// Whether a 0/1 "was missing" input follows.
         missing_indicator: bool,
+        /// How the column writes its numbers.
+        #[serde(default, skip_serializing_if = "NumberFormat::is_plain")]
+        format: NumberFormat,
+    },
+    /// A date column: days since 1970 standardised, then the sine and cosine of the angle
+    /// through the year, the week and, with times, the day.
+    Date {
+        /// The chrono layout the column's values are written in.
+        format: String,
+        /// Training mean of the days since 1970, used for missing values.
+        mean: f64,
+        /// Training standard deviation of the days (1 if zero).
+        std: f64,
+        /// Whether the values carry a time of day (two more inputs).
+        time_of_day: bool,
+        /// Whether a 0/1 "was missing" input follows.
+        missing_indicator: bool,
     },
     /// A categorical column, one-hot encoded.
     Categorical {
@@ -112,6 +131,14 @@ pub enum FeatureEncoder {
 }
 
 impl FeatureEncoder {
+    /// How the column writes its numbers: plain unless a numeric column's are formatted.
+    pub fn number_format(&self) -> NumberFormat {
+        match self {
+            FeatureEncoder::Numeric { format, .. } => *format,
+            _ => NumberFormat::Plain,
+        }
+    }
+
     /// Number of network inputs this column becomes.
     pub fn width(&self) -> usize {
         match self {
@@ -121,6 +148,11 @@ impl FeatureEncoder {
                 ..
             } => edges.len().saturating_sub(1).max(1) + usize::from(*missing_indicator),
             FeatureEncoder::Categorical { levels, other } => levels.len() + usize::from(*other),
+            FeatureEncoder::Date {
+                time_of_day,
+                missing_indicator,
+                ..
+            } => 1 + date::cycle_inputs(*time_of_day) + usize::from(*missing_indicator),
             FeatureEncoder::Boolean { missing_indicator } => 1 + usize::from(*missing_indicator),
             FeatureEncoder::Pixel => 1,
             FeatureEncoder::Text(text) => text.width(),
@@ -194,7 +226,7 @@ impl Preprocessor {
                 Ok(kind) => features.push(Feature {
                     column: plan.name.clone(),
                     kind: *kind,
-                    encoder: fit_column(column, *kind, train_rows, options),
+                    encoder: fit_column(column, *kind, plan.format, train_rows, options),
                 }),
             }
         }
@@ -362,6 +394,7 @@ impl Preprocessor {
 fn fit_column(
     column: &Column,
     kind: ColumnKind,
+    format: NumberFormat,
     rows: &[usize],
     options: &PreprocessOptions,
 ) -> FeatureEncoder {
@@ -370,10 +403,7 @@ fn fit_column(
     match kind {
         ColumnKind::Text => unreachable!("text columns are fitted by TextEncoder::fit"),
         ColumnKind::Numeric => {
-            let mut v: Vec<f64> = cells
-                .iter()
-                .filter_map(|c| if let Cell::Num(x) = c { Some(*x) } else { None })
-                .collect();
+            let mut v: Vec<f64> = cells.iter().filter_map(|c| format.number(c)).collect();
             v.sort_by(f64::total_cmp);
             let median = if v.is_empty() { 0.0 } else { quantile(&v, 0.5) };
             let n = v.len().max(1) as f64;
@@ -390,6 +420,7 @@ fn fit_column(
                 std,
                 edges,
                 missing_indicator: has_missing,
+                format,
             }
         }
         ColumnKind::Categorical => {
@@ -417,6 +448,26 @@ fn fit_column(
         ColumnKind::Boolean => FeatureEncoder::Boolean {
             missing_indicator: has_missing,
         },
+        ColumnKind::Date => {
+            let format = date::format_of_column(column).expect("inference found the layout");
+            let days: Vec<f64> = cells
+                .iter()
+                .filter_map(|c| match c {
+                    Cell::Text(t) => date::parse(&format, t).map(date::days),
+                    _ => None,
+                })
+                .collect();
+            let n = days.len().max(1) as f64;
+            let mean = days.iter().sum::<f64>() / n;
+            let var = days.iter().map(|d| (d - mean).powi(2)).sum::<f64>() / n;
+            FeatureEncoder::Date {
+                time_of_day: date::has_time(&format),
+                format,
+                mean,
+                std: if var > 0.0 { var.sqrt() } else { 1.0 },
+                missing_indicator: has_missing,
+            }
+        }
     }
 }
 
@@ -466,20 +517,25 @@ fn encode_column(
                 std,
                 edges,
                 missing_indicator,
+                format,
             } => {
                 let (x, was_missing) = match cell {
                     Cell::Num(v) => (*v, false),
                     Cell::Missing => (*median, true),
-                    Cell::Text(s) => {
-                        return Err(DataError::BadValue {
-                            file: table.source.clone(),
-                            line: table.line_of(row),
-                            column: column.name.clone(),
-                            problem: format!(
-                                "'{s}' is not a number, but the model was trained on numbers here; fix the value or leave the cell empty"
-                            ),
-                        });
-                    }
+                    Cell::Text(s) => match format.parse(s) {
+                        Some(v) if !format.is_plain() => (v, false),
+                        _ => {
+                            return Err(DataError::BadValue {
+                                file: table.source.clone(),
+                                line: table.line_of(row),
+                                column: column.name.clone(),
+                                problem: format!(
+                                    "'{s}' is not a number{}, but the model was trained on numbers here; fix the value or leave the cell empty",
+                                    format.like()
+                                ),
+                            });
+                        }
+                    },
                 };
                 let n = encode_number(x, *mean, *std, edges, dst);
                 if *missing_indicator {
@@ -495,6 +551,36 @@ fn encode_column(
                     Some(i) => dst[i] = 1.0,
                     None if *other => dst[levels.len()] = 1.0,
                     None => unseen += usize::from(level != MISSING_LEVEL),
+                }
+            }
+            FeatureEncoder::Date {
+                format,
+                mean,
+                std,
+                time_of_day,
+                missing_indicator,
+            } => {
+                let moment = match cell {
+                    Cell::Missing => None,
+                    c => Some(
+                        date::parse(format, &c.as_text()).ok_or_else(|| DataError::BadValue {
+                            file: table.source.clone(),
+                            line: table.line_of(row),
+                            column: column.name.clone(),
+                            problem: format!(
+                                "'{}' is not a date written like {}, as the model was trained on; fix the value or leave the cell empty",
+                                c.as_text(),
+                                date::example(format)
+                            ),
+                        })?,
+                    ),
+                };
+                if let Some(t) = moment {
+                    dst[0] = ((date::days(t) - mean) / std).clamp(-20.0, 20.0) as f32;
+                    date::cycles(t, *time_of_day, &mut dst[1..]);
+                }
+                if *missing_indicator {
+                    dst[dst.len() - 1] = f32::from(u8::from(moment.is_none()));
                 }
             }
             FeatureEncoder::Boolean { missing_indicator } => {
@@ -578,6 +664,42 @@ mod tests {
         let rows: Vec<usize> = (0..t.n_rows()).collect();
         let p = Preprocessor::fit(&t, &plans, "y", &rows, options).unwrap();
         (t, p)
+    }
+
+    #[test]
+    fn formatted_numbers_and_dates_are_encoded_as_values() {
+        let csv = "price,when,y\n\"$1,000\",2024-01-06,0\n$3000.50,,1\n(500),2024-01-08,0\n";
+        let (t, p) = fitted(csv, &PreprocessOptions::default());
+        assert_eq!(p.features[0].encoder.number_format(), NumberFormat::Point);
+        let FeatureEncoder::Numeric { mean, .. } = p.features[0].encoder else {
+            panic!("price is numeric: {:?}", p.features[0]);
+        };
+        assert!((mean - 3500.5 / 3.0).abs() < 1e-9, "{mean}");
+        assert_eq!(p.features[1].kind, ColumnKind::Date);
+        // price: one input; when: days, year and week angles, missing indicator.
+        let e = p.transform(&t).unwrap();
+        assert_eq!(e.width, 1 + 1 + 4 + 1);
+        let row = |r: usize| &e.values[r * 7..(r + 1) * 7];
+        assert_eq!(row(0)[1], -1.0, "6 January is a day before the mean");
+        assert_eq!(row(2)[1], 1.0);
+        // Saturday 6 January: 5/7 of the way through the week.
+        let week = std::f64::consts::TAU * 5.0 / 7.0;
+        assert!((f64::from(row(0)[4]) - week.sin()).abs() < 1e-6);
+        assert_eq!(
+            row(1)[1..],
+            [0.0, 0.0, 0.0, 0.0, 0.0, 1.0],
+            "a missing date"
+        );
+        let err = p
+            .transform(&table("price,when\n$5,8 Jan 2024\n"))
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("line 2, column 'when'")
+                && err.to_string().contains("'2024-03-01'"),
+            "{err}"
+        );
+        let err = p.transform(&table("price,when\n5 dollars,\n")).unwrap_err();
+        assert!(err.to_string().contains("$1,234.50"), "{err}");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! target's encoding: class labels, or the scale of a regression target.
 
 use crate::error::DataError;
+use crate::format::NumberFormat;
 use crate::table::{Cell, Table};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -61,6 +62,9 @@ pub struct Target {
     pub classes: Vec<String>,
     /// Why this task was chosen, in words.
     pub reason: String,
+    /// How a regression target writes its numbers (currency, percent, thousands separators).
+    #[serde(default, skip_serializing_if = "NumberFormat::is_plain")]
+    pub format: NumberFormat,
 }
 
 /// Infers the task from the target column, or checks the user's choice against it.
@@ -96,10 +100,11 @@ pub fn infer_task(table: &Table, column: &str, choice: TaskChoice) -> Result<Tar
         )));
     }
     let numeric = present.iter().all(|c| matches!(c, Cell::Num(_)));
-    let numbers: Vec<f64> = present
-        .iter()
-        .filter_map(|c| if let Cell::Num(v) = c { Some(*v) } else { None })
-        .collect();
+    let format = match numeric {
+        true => NumberFormat::Plain,
+        false => NumberFormat::of_column(col).unwrap_or_default(),
+    };
+    let numbers: Vec<f64> = present.iter().filter_map(|c| format.number(c)).collect();
     let classes_of = |counts: &BTreeMap<String, usize>| -> Vec<String> {
         let mut classes: Vec<String> = counts.keys().cloned().collect();
         if numeric {
@@ -114,7 +119,7 @@ pub fn infer_task(table: &Table, column: &str, choice: TaskChoice) -> Result<Tar
     let k = counts.len();
     let (task, reason) = match choice {
         TaskChoice::Regression => {
-            if !numeric {
+            if !numeric && format.is_plain() {
                 let text = present
                     .iter()
                     .find(|c| matches!(c, Cell::Text(_)))
@@ -140,7 +145,19 @@ pub fn infer_task(table: &Table, column: &str, choice: TaskChoice) -> Result<Tar
             },
             "chosen with --task".into(),
         ),
-        TaskChoice::Auto => auto_task(numeric, &numbers, &counts, present.len()).map_err(bad)?,
+        TaskChoice::Auto => {
+            // Formatted numbers ("$1,200") are a quantity when their values would be one;
+            // otherwise their texts are the class labels.
+            let as_numbers = auto_task(true, &numbers, &counts, present.len());
+            match as_numbers {
+                Ok((Task::Regression, reason)) if !format.is_plain() => (
+                    Task::Regression,
+                    format!("{reason}, written{}", format.like()),
+                ),
+                _ if numeric => as_numbers.map_err(bad)?,
+                _ => auto_task(false, &numbers, &counts, present.len()).map_err(bad)?,
+            }
+        }
     };
     let classes = if task.is_classification() {
         classes_of(&counts)
@@ -157,6 +174,10 @@ pub fn infer_task(table: &Table, column: &str, choice: TaskChoice) -> Result<Tar
         task,
         classes,
         reason,
+        format: match task {
+            Task::Regression => format,
+            _ => NumberFormat::Plain,
+        },
     })
 }
 
@@ -228,12 +249,18 @@ impl Target {
             .map(|(row, cell)| match (cell, self.task) {
                 (Cell::Missing, _) => Ok(None),
                 (Cell::Num(v), Task::Regression) => Ok(Some(*v as f32)),
-                (Cell::Text(s), Task::Regression) => Err(DataError::BadValue {
-                    file: table.source.clone(),
-                    line: table.line_of(row),
-                    column: self.column.clone(),
-                    problem: format!("'{s}' is not a number, but the model predicts a number"),
-                }),
+                (Cell::Text(s), Task::Regression) => match self.format.parse(s) {
+                    Some(v) if !self.format.is_plain() => Ok(Some(v as f32)),
+                    _ => Err(DataError::BadValue {
+                        file: table.source.clone(),
+                        line: table.line_of(row),
+                        column: self.column.clone(),
+                        problem: format!(
+                            "'{s}' is not a number{}, but the model predicts a number",
+                            self.format.like()
+                        ),
+                    }),
+                },
                 (c, _) => {
                     let label = c.as_text();
                     match self.classes.iter().position(|k| *k == label) {
@@ -283,6 +310,21 @@ mod tests {
             auto(&["1.5", "2.25", "3.0"]).unwrap().task,
             Task::Regression
         );
+    }
+
+    #[test]
+    fn formatted_quantities_are_regression_and_formatted_levels_classes() {
+        let prices: Vec<String> = (0..50)
+            .map(|i| format!("\"${},{:03}.5\"", i + 1, i))
+            .collect();
+        let p: Vec<&str> = prices.iter().map(String::as_str).collect();
+        let t = auto(&p).unwrap();
+        assert_eq!((t.task, t.format), (Task::Regression, NumberFormat::Point));
+        let y = t.encode(&table(&p)).unwrap();
+        assert_eq!(y[1], Some(2001.5));
+        let levels = auto(&["$10", "$20", "$30", "$10"]).unwrap();
+        assert_eq!(levels.task, Task::Multiclass);
+        assert_eq!(levels.classes, ["$10", "$20", "$30"]);
     }
 
     #[test]

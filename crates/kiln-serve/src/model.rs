@@ -116,7 +116,9 @@ impl ModelVersion {
                 let kind = match f.kind {
                     ColumnKind::Numeric => InputKind::Number,
                     ColumnKind::Boolean => InputKind::Boolean,
-                    ColumnKind::Categorical | ColumnKind::Text => InputKind::Category,
+                    ColumnKind::Categorical | ColumnKind::Text | ColumnKind::Date => {
+                        InputKind::Category
+                    }
                 };
                 (f.column.clone(), kind)
             })

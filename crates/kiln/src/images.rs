@@ -310,6 +310,7 @@ pub fn train_on_images(
             task: Task::Multiclass,
             classes: images.classes.clone(),
             reason: "image data: one class per label".into(),
+            format: kiln_data::NumberFormat::Plain,
         },
         preprocessor,
         network,

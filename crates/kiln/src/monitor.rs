@@ -349,9 +349,10 @@ fn live_from_table(bundle: &Bundle, table: Table, columns: Vec<String>) -> Resul
         .collect();
     let target = &bundle.manifest.target.column;
     let rows = table.n_rows();
-    let actual = table
-        .column(target)
-        .map_or_else(|| vec![Cell::Missing; rows], |c| c.cells.clone());
+    let actual = table.column(target).map_or_else(
+        || vec![Cell::Missing; rows],
+        |c| c.cells.iter().map(|l| label(bundle, l)).collect(),
+    );
     let ids = table.column("id").map_or_else(
         || vec![None; rows],
         |c| c.cells.iter().map(|v| Some(v.as_text())).collect(),
@@ -375,6 +376,17 @@ fn live_from_table(bundle: &Bundle, table: Table, columns: Vec<String>) -> Resul
     })
 }
 
+/// A label as the model's target reads it: a formatted number ("$1,200") as its value.
+fn label(bundle: &Bundle, cell: &Cell) -> Cell {
+    let format = bundle.manifest.target.format;
+    match cell {
+        Cell::Text(text) if !format.is_plain() => {
+            format.parse(text).map_or(Cell::Missing, Cell::Num)
+        }
+        other => other.clone(),
+    }
+}
+
 /// A copy of `table` the model can predict whatever is wrong with it: absent feature columns
 /// added empty and text in numeric features made missing. Monitoring reports those faults as
 /// data errors instead of stopping at the first one.
@@ -382,11 +394,12 @@ fn predictable(bundle: &Bundle, table: &Table) -> Table {
     let mut out = table.clone();
     for feature in &bundle.manifest.preprocessor.features {
         let numeric = feature.kind == kiln_data::ColumnKind::Numeric;
+        let format = feature.encoder.number_format();
         match out.columns.iter_mut().find(|c| c.name == feature.column) {
             Some(column) if numeric => {
                 for cell in &mut column.cells {
-                    if matches!(cell, Cell::Text(_)) {
-                        *cell = Cell::Missing;
+                    if let Cell::Text(text) = cell {
+                        *cell = format.parse(text).map_or(Cell::Missing, Cell::Num);
                     }
                 }
             }
@@ -424,8 +437,8 @@ pub fn join_labels(bundle: &Bundle, live: &mut Live, labels: &Path) -> Result<us
         .collect();
     let mut joined = 0;
     for (row, id) in live.ids.iter().enumerate() {
-        if let Some(label) = id.as_ref().and_then(|id| by_id.get(id)) {
-            live.actual[row] = (*label).clone();
+        if let Some(label_cell) = id.as_ref().and_then(|id| by_id.get(id)) {
+            live.actual[row] = label(bundle, label_cell);
             joined += 1;
         }
     }

@@ -6,7 +6,8 @@ use crate::error::KilnError;
 use crate::label_shift::{ClassShares, Priors};
 use burn::prelude::Device;
 use kiln_data::{
-    Encoded, Preprocessor, Table, Task, infer_columns, infer_task, read_table, split_indices,
+    Encoded, Preprocessor, Table, Task, infer_columns, infer_task, preprocess::FeatureEncoder,
+    read_table, split_indices,
 };
 use kiln_train::{
     EpochReport, Matrix, Metrics, Objective, WarmStart, confusion_matrix, diagnose, fit_from,
@@ -259,6 +260,21 @@ pub fn train(data: &Path, config: &Config, hooks: &mut TrainHooks) -> Result<Tra
     )?;
     for (column, reason) in &preprocessor.dropped {
         notes.push(format!("column '{column}' not used: {reason}"));
+    }
+    notes.extend(formatted_number_notes(&preprocessor));
+    for feature in &preprocessor.features {
+        if let FeatureEncoder::Date { format, .. } = &feature.encoder {
+            notes.push(format!(
+                "column '{}' read as dates written like {}: the network sees where each lies in time and in the {}",
+                feature.column,
+                kiln_data::date::example(format),
+                if kiln_data::date::has_time(format) {
+                    "year, week and day"
+                } else {
+                    "year and week"
+                }
+            ));
+        }
     }
     let encoded = preprocessor.transform(&table)?;
     let objective = match target.task {
@@ -613,4 +629,29 @@ fn input_notes(encoded: &Encoded) -> Vec<String> {
         ));
     }
     notes
+}
+
+/// One note per number format the table's columns are written in, naming the columns.
+fn formatted_number_notes(preprocessor: &Preprocessor) -> Vec<String> {
+    [
+        kiln_data::NumberFormat::Point,
+        kiln_data::NumberFormat::Comma,
+    ]
+    .into_iter()
+    .filter_map(|format| {
+        let columns: Vec<String> = preprocessor
+            .features
+            .iter()
+            .filter(|f| f.encoder.number_format() == format)
+            .map(|f| format!("'{}'", f.column))
+            .collect();
+        let named = match columns.len() {
+            0 => return None,
+            1 => format!("column {}", columns[0]),
+            n if n <= 4 => format!("columns {}", columns.join(", ")),
+            n => format!("{n} columns ({}, ...)", columns[..3].join(", ")),
+        };
+        Some(format!("{named} read as numbers written{}", format.like()))
+    })
+    .collect()
 }

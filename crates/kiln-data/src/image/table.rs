@@ -146,6 +146,7 @@ mod tests {
             task: Task::Multiclass,
             classes: vec!["a".into(), "b".into()],
             reason: String::new(),
+            format: Default::default(),
         };
         let data = images_from_table(&t, &columns, shape, &target).unwrap();
         assert_eq!(data.train.labels, vec![0, 1]);
