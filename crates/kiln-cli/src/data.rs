@@ -172,6 +172,11 @@ fn print_summary(s: &DatasetSummary, seconds: f64) {
     );
     for c in &s.columns {
         let n = c.numeric.as_ref();
+        let dates = matches!(c.reading, kiln::profile::Reading::Dates(_));
+        let (kind, value): (String, fn(f64) -> String) = match dates {
+            true => ("date".into(), kiln::data::date::day_name),
+            false => (c.kind.to_string(), short),
+        };
         let top: Vec<String> = c
             .top
             .iter()
@@ -181,16 +186,16 @@ fn print_summary(s: &DatasetSummary, seconds: f64) {
         println!(
             "{:<24} {:<12} {:>7.1}% {:>9} {:>11} {:>11} {:>11}  {}",
             c.name,
-            c.kind.to_string(),
+            kind,
             c.missing_rate * 100.0,
             format!(
                 "{}{}",
                 if c.distinct.exact { "" } else { "~" },
                 c.distinct.value
             ),
-            n.map_or(String::new(), |n| short(n.min)),
-            n.map_or(String::new(), |n| short(n.mean)),
-            n.map_or(String::new(), |n| short(n.max)),
+            n.map_or(String::new(), |n| value(n.min)),
+            n.map_or(String::new(), |n| value(n.mean)),
+            n.map_or(String::new(), |n| value(n.max)),
             if n.is_some() && c.distinct.value > 20.0 {
                 String::new()
             } else {

@@ -701,3 +701,45 @@ fn formatted_numbers_and_dates_are_read_as_values() {
     let r2 = json_field(&o, "r2");
     assert!(r2 > 0.95, "r2 {r2}");
 }
+
+#[test]
+fn windows_1252_and_utf16_files_train_like_utf8() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let utf8 = std::fs::read_to_string(write_table(d, "utf8.csv", 120))
+        .unwrap()
+        .replace("red", "écarlate")
+        .replace("green", "vert d’eau");
+    std::fs::write(d.join("utf8.csv"), &utf8).unwrap();
+    let windows_1252: Vec<u8> = utf8
+        .chars()
+        .map(|c| match c {
+            '’' => 0x92,
+            c => u8::try_from(u32::from(c)).expect("a Latin-1 letter"),
+        })
+        .collect();
+    std::fs::write(d.join("cp1252.csv"), windows_1252).unwrap();
+    let mut utf16 = vec![0xff, 0xfe];
+    for unit in utf8.replace(',', "\t").encode_utf16() {
+        utf16.extend_from_slice(&unit.to_le_bytes());
+    }
+    std::fs::write(d.join("utf16.txt"), utf16).unwrap();
+    let mut predictions = Vec::new();
+    for file in ["utf8.csv", "cp1252.csv", "utf16.txt"] {
+        let o = kiln(
+            &[
+                "train", file, "--target", "label", "--epochs", "3", "--out", "m.kiln",
+            ],
+            d,
+        );
+        assert!(o.status.success(), "{file}: {}", stderr(&o));
+        // Predicting the UTF-8 file finds the same category names the model was trained on.
+        let o = kiln(&["predict", "m.kiln", "utf8.csv", "--json"], d);
+        assert!(o.status.success(), "{file}: {}", stderr(&o));
+        let notes = stdout(&o) + &stderr(&o);
+        assert!(!notes.contains("not seen in training"), "{file}: {notes}");
+        predictions.push(stdout(&o));
+    }
+    assert_eq!(predictions[0], predictions[1], "Windows-1252");
+    assert_eq!(predictions[0], predictions[2], "UTF-16");
+}

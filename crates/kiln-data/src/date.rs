@@ -116,6 +116,14 @@ pub fn example(format: &str) -> String {
     format!("'{}'", moment.and_utc().format(&format))
 }
 
+/// The calendar day `days` after 1970-01-01, as `YYYY-MM-DD`.
+pub fn day_name(days: f64) -> String {
+    chrono::DateTime::from_timestamp((days * 86_400.0).floor() as i64, 0).map_or_else(
+        || format!("day {days}"),
+        |t| t.format("%Y-%m-%d").to_string(),
+    )
+}
+
 /// Cyclic inputs per date: year and week, and the day with times.
 pub fn cycle_inputs(time_of_day: bool) -> usize {
     if time_of_day { 6 } else { 4 }
@@ -158,6 +166,7 @@ mod tests {
     fn dates_become_days_and_angles() {
         let t = parse("%Y-%m-%d %H:%M", "1970-01-02 06:00").unwrap();
         assert_eq!(days(t), 1.25);
+        assert_eq!(day_name(1.25), "1970-01-02");
         let mut out = [0f32; 6];
         cycles(t, true, &mut out);
         // 2 January is a Friday: 4/7 of the way through a week starting on Monday.

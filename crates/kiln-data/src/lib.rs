@@ -2,6 +2,7 @@
 //! splits, and the preprocessing that is fitted on training data and stored with a model.
 
 pub mod date;
+pub mod encoding;
 pub mod error;
 pub mod format;
 pub mod image;

@@ -1,5 +1,6 @@
 //! Reading CSV (plain or gzip) and Parquet files into a [`Table`].
 
+use crate::encoding::Utf8Reader;
 use crate::error::DataError;
 use crate::table::{Cell, Column, Table};
 use std::fs::File;
@@ -7,6 +8,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
 /// Reads a table from a CSV/TSV (optionally `.gz`) or Parquet file, chosen by extension.
+/// Delimited text may be UTF-8, UTF-16 with a byte-order mark, or Windows-1252.
 pub fn read_table(path: &Path) -> Result<Table, DataError> {
     let file = path.display().to_string();
     let name = path
@@ -22,11 +24,10 @@ pub fn read_table(path: &Path) -> Result<Table, DataError> {
     if name.ends_with(".parquet") || name.ends_with(".pq") {
         read_parquet(path)
     } else if name.ends_with(".csv") || name.ends_with(".tsv") || name.ends_with(".txt") {
-        let f = open(path)?;
-        read_csv(BufReader::new(f), &file)
+        read_csv(BufReader::new(Utf8Reader::new(open(path)?)), &file)
     } else if name.ends_with(".csv.gz") || name.ends_with(".tsv.gz") {
-        let f = open(path)?;
-        read_csv(BufReader::new(flate2::read::MultiGzDecoder::new(f)), &file)
+        let f = flate2::read::MultiGzDecoder::new(open(path)?);
+        read_csv(BufReader::new(Utf8Reader::new(f)), &file)
     } else if name.ends_with(".jsonl") || name.ends_with(".ndjson") {
         read_jsonl(BufReader::new(open(path)?), &file)
     } else if name.ends_with(".jsonl.gz") || name.ends_with(".ndjson.gz") {

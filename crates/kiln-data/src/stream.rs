@@ -2,6 +2,7 @@
 //! validation) needs memory for a few chunks, not for the file.
 
 use crate::Table;
+use crate::encoding::Utf8Reader;
 use crate::error::DataError;
 use crate::read::{csv_error, open, sniff_delimiter, unique_names};
 use csv::ByteRecord;
@@ -102,9 +103,9 @@ impl RecordStream {
         let handle = open(path)?;
         let total_bytes = handle.metadata().ok().map(|m| m.len()).filter(|_| plain);
         let reader: Box<dyn Read + Send> = if plain {
-            Box::new(handle)
+            Box::new(Utf8Reader::new(handle))
         } else if gzip {
-            Box::new(flate2::read::MultiGzDecoder::new(handle))
+            Box::new(Utf8Reader::new(flate2::read::MultiGzDecoder::new(handle)))
         } else {
             return Err(DataError::UnsupportedFormat { file });
         };

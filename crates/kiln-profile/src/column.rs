@@ -3,12 +3,63 @@
 //! sketch after), text lengths, and the values of the sampled rows for drift tests.
 
 use crate::sketch::{Distinct, Frequent, Quantiles};
-use kiln_data::{RawValue, classify};
+use kiln_data::{Cell, Column, NumberFormat, RawValue, classify, date};
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
 /// Distinct values are counted exactly up to this many per column; beyond, sketches take over.
 pub const EXACT_LIMIT: usize = 1000;
+
+/// How a column's text is read: as written, as numbers in a format (`$1,234.50`, `1 234,5`),
+/// or as dates, counted in days since 1970 so that their statistics and drift are numeric.
+/// The same decision `kiln train` makes for its features.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reading {
+    /// Numbers as plain numbers, anything else as text.
+    #[default]
+    AsWritten,
+    /// Text in this number format as its number.
+    Numbers(NumberFormat),
+    /// Dates in this chrono layout as days since 1970.
+    Dates(String),
+}
+
+impl Reading {
+    /// Whether this is the plain reading, which a profile does not mention.
+    pub fn is_as_written(&self) -> bool {
+        *self == Reading::AsWritten
+    }
+
+    /// The reading every value of `column` calls for.
+    pub fn of_column(column: &Column) -> Reading {
+        if let Some(format) = NumberFormat::of_column(column) {
+            return Reading::Numbers(format);
+        }
+        date::format_of_column(column).map_or(Reading::AsWritten, Reading::Dates)
+    }
+
+    /// The reading of the raw `fields` of one column, each a cell as written.
+    pub fn of_fields<'a>(name: &str, fields: impl Iterator<Item = &'a str>) -> Reading {
+        Reading::of_column(&Column {
+            name: name.to_string(),
+            cells: fields.map(Cell::from_text).collect(),
+        })
+    }
+
+    /// A classified value as this reading takes it: text in the column's format as its number.
+    pub fn read<'a>(&self, value: RawValue<'a>) -> RawValue<'a> {
+        let RawValue::Text(text) = value else {
+            return value;
+        };
+        let number = match self {
+            Reading::AsWritten => None,
+            Reading::Numbers(format) => format.parse(text),
+            Reading::Dates(layout) => date::parse(layout, text).map(date::days),
+        };
+        number.map_or(value, RawValue::Number)
+    }
+}
 
 /// A cell quoted in a message: its 1-based file line and its text.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -241,6 +292,8 @@ pub struct ColumnStats {
     /// Every number, in file order, when the profile keeps them (for exact drift distances
     /// between two tables); not saved with the profile.
     pub values: Option<KeptValues>,
+    /// How the column's text is read.
+    pub reading: Reading,
 }
 
 /// Every number of a column in file order, held as the chunks that read them: merging moves
@@ -309,6 +362,7 @@ impl ColumnStats {
             first_text: None,
             first_non_finite: None,
             values: None,
+            reading: Reading::AsWritten,
         }
     }
 
@@ -325,7 +379,7 @@ impl ColumnStats {
     /// Adds one cell (already UTF-8) from file line `line`; `sample_key` is the row's key when
     /// the row is in the sample. Returns the classified value for further checks.
     pub fn add<'a>(&mut self, raw: &'a str, line: u64, sample_key: Option<u64>) -> RawValue<'a> {
-        let value = classify(raw);
+        let value = self.reading.read(classify(raw));
         match value {
             RawValue::Missing => self.missing += 1,
             RawValue::Number(v) => {
@@ -524,6 +578,8 @@ pub(crate) struct ColumnState {
     sample: Vec<(u64, f64)>,
     first_text: Option<Example>,
     first_non_finite: Option<Example>,
+    #[serde(default, skip_serializing_if = "Reading::is_as_written")]
+    reading: Reading,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -558,6 +614,7 @@ impl Serialize for ColumnStats {
             sample: self.sample.clone(),
             first_text: self.first_text.clone(),
             first_non_finite: self.first_non_finite.clone(),
+            reading: self.reading.clone(),
         }
         .serialize(s)
     }
@@ -592,6 +649,7 @@ impl<'de> Deserialize<'de> for ColumnStats {
             first_text: s.first_text,
             first_non_finite: s.first_non_finite,
             values: None,
+            reading: s.reading,
         })
     }
 }

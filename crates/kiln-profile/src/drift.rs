@@ -5,7 +5,7 @@
 //! at once; for larger references, the normed Wasserstein distance (numbers) or the
 //! Jensen-Shannon distance (categories). The population stability index is reported always.
 
-use crate::column::ColumnStats;
+use crate::column::{ColumnStats, Reading};
 use crate::profile::Profile;
 use crate::summary::{FeatureType, distinct, feature_type};
 pub use kiln_stats::Correction;
@@ -195,6 +195,9 @@ fn test_feature(
     current: &ColumnStats,
     options: &DriftOptions,
 ) -> Result<FeatureDrift, String> {
+    if matches!(reference.reading, Reading::Dates(_)) {
+        return Err(date_ranges(reference, current));
+    }
     let kind = feature_type(reference);
     let ref_distinct = distinct(reference);
     match kind {
@@ -215,6 +218,23 @@ fn test_feature(
     } else {
         categorical_drift(reference, current, kind, small, options)
     }
+}
+
+/// Why dates are not tested, with where each side's dates lie.
+fn date_ranges(reference: &ColumnStats, current: &ColumnStats) -> String {
+    let range = |c: &ColumnStats| match c.numbers {
+        0 => "no dates".to_string(),
+        _ => format!(
+            "{} to {}",
+            kiln_data::date::day_name(c.moments.min),
+            kiln_data::date::day_name(c.moments.max)
+        ),
+    };
+    format!(
+        "dates are not tested (time moves on): {} here, {} in the reference",
+        range(current),
+        range(reference)
+    )
 }
 
 fn numeric_drift(

@@ -15,6 +15,7 @@ pub mod summary;
 pub mod validate;
 
 pub use check::Checks;
+pub use column::Reading;
 pub use drift::{DriftOptions, DriftReport};
 pub use error::ProfileError;
 pub use profile::{Pass, Profile, ProfileOptions, Progress, profile_file};

@@ -3,7 +3,7 @@
 //! timing), which is the same merge that combines profiles of files profiled elsewhere.
 
 use crate::check::{Checks, Violations};
-use crate::column::{ColumnStats, KeptValues};
+use crate::column::{ColumnStats, KeptValues, Reading};
 use crate::error::ProfileError;
 use kiln_data::{Chunk, RecordStream};
 use rustc_hash::FxHashSet;
@@ -33,6 +33,9 @@ pub struct ProfileOptions {
     /// Keep every number (8 bytes each) so that drift distances between two tables are exact
     /// rather than measured on the row sample.
     pub keep_values: bool,
+    /// How to read the named columns (a reference's readings, so that new data is read the
+    /// same way); any other column's reading is decided from the first chunk of rows.
+    pub readings: Vec<(String, Reading)>,
 }
 
 impl Default for ProfileOptions {
@@ -42,6 +45,7 @@ impl Default for ProfileOptions {
             threads: 0,
             chunk_rows: 16_384,
             keep_values: false,
+            readings: Vec::new(),
         }
     }
 }
@@ -164,12 +168,23 @@ impl Profile {
     /// The profile of no rows, keeping every number when `options` asks for it.
     fn empty_for(source: &str, headers: &[String], options: &ProfileOptions) -> Self {
         let mut profile = Self::empty(source, headers, options.seed);
-        if options.keep_values {
-            for column in &mut profile.columns {
+        for column in &mut profile.columns {
+            if options.keep_values {
                 column.values = Some(KeptValues::default());
+            }
+            if let Some((_, reading)) = options.readings.iter().find(|(n, _)| *n == column.name) {
+                column.reading = reading.clone();
             }
         }
         profile
+    }
+
+    /// How each column was read, to read other data the same way ([`ProfileOptions::readings`]).
+    pub fn readings(&self) -> Vec<(String, Reading)> {
+        self.columns
+            .iter()
+            .map(|c| (c.name.clone(), c.reading.clone()))
+            .collect()
     }
 
     /// The column called `name`.
@@ -309,6 +324,15 @@ pub fn profile_stream(
         n => n,
     };
     let chunk_rows = options.chunk_rows.max(1);
+    // The first chunk decides how each column not given a reading is read, before any chunk
+    // is profiled, so that every chunk reads a column the same way.
+    let mut first = Chunk::default();
+    stream.fill(&mut first, chunk_rows)?;
+    let options = &ProfileOptions {
+        readings: readings(&headers, &first, &options.readings),
+        ..options.clone()
+    };
+    let mut first = Some(first).filter(|c| !c.is_empty());
     let in_flight_limit = threads * 2 + 1;
     let (work_tx, work_rx) = mpsc::sync_channel::<(usize, Chunk)>(threads * 2);
     let work_rx = Arc::new(Mutex::new(work_rx));
@@ -346,7 +370,14 @@ pub fn profile_stream(
                 continue;
             }
             let mut chunk = merger.pool.pop().unwrap_or_default();
-            match stream.fill(&mut chunk, chunk_rows) {
+            let filled = match first.take() {
+                Some(head) => {
+                    chunk = head;
+                    Ok(chunk.len())
+                }
+                None => stream.fill(&mut chunk, chunk_rows),
+            };
+            match filled {
                 Ok(0) => reading = false,
                 Ok(_) => {
                     if work_tx.send((sent, chunk)).is_err() {
@@ -435,6 +466,30 @@ impl InOrder {
         }
         Ok(())
     }
+}
+
+/// Each column's reading: the one `given` for it, else the one its values in `chunk` call for.
+fn readings(
+    headers: &[String],
+    chunk: &Chunk,
+    given: &[(String, Reading)],
+) -> Vec<(String, Reading)> {
+    headers
+        .iter()
+        .enumerate()
+        .map(|(c, name)| {
+            let reading = match given.iter().find(|(n, _)| n == name) {
+                Some((_, reading)) => reading.clone(),
+                None => Reading::of_fields(
+                    name,
+                    chunk
+                        .rows()
+                        .filter_map(|(record, _)| std::str::from_utf8(record.get(c)?).ok()),
+                ),
+            };
+            (name.clone(), reading)
+        })
+        .collect()
 }
 
 /// Profiles one chunk of rows.
@@ -541,11 +596,68 @@ mod tests {
             seed: 7,
             threads,
             chunk_rows,
-            keep_values: false,
+            ..ProfileOptions::default()
         };
         profile_file(path, &options, &Checks::default(), &mut |_| {})
             .unwrap()
             .profile
+    }
+
+    #[test]
+    fn formatted_numbers_and_dates_are_read_as_values_and_readings_carry_over() {
+        let mut text = String::from("price,day,colour\n");
+        for i in 0..300 {
+            let day = format!("2024-{:02}-{:02}", i % 12 + 1, i % 28 + 1);
+            text += &format!(
+                "\"${},{:03}.50\",{day},{}\n",
+                i % 9 + 1,
+                i,
+                ["red", "blue"][i % 2]
+            );
+        }
+        let f = write(&text);
+        // Small chunks: the first decides, every later one reads the same way.
+        let p = profile(f.path(), 50, 2);
+        let price = p.column("price").unwrap();
+        assert_eq!(
+            price.reading,
+            Reading::Numbers(kiln_data::NumberFormat::Point)
+        );
+        assert_eq!((price.numbers, price.texts), (300, 0));
+        assert_eq!(price.moments.min, 1000.5);
+        let day = p.column("day").unwrap();
+        assert_eq!(day.reading, Reading::Dates("%Y-%m-%d".into()));
+        assert_eq!(kiln_data::date::day_name(day.moments.min), "2024-01-01");
+        assert_eq!(p.column("colour").unwrap().reading, Reading::AsWritten);
+        let back = Profile::from_json(&p.to_json(), "p.json").unwrap();
+        assert_eq!(back.readings(), p.readings(), "readings are saved");
+        // Later data read with the reference's readings: its first rows hold plain numbers
+        // only, and its later "$" values are still numbers, not text.
+        let later = write("price,day,colour\n5,2025-01-01,red\n\"$7,000\",2025-01-02,blue\n");
+        let options = ProfileOptions {
+            chunk_rows: 1,
+            readings: p.readings(),
+            ..ProfileOptions::default()
+        };
+        let pass = profile_file(later.path(), &options, &Checks::default(), &mut |_| {}).unwrap();
+        assert_eq!(pass.profile.column("price").unwrap().numbers, 2);
+        let drift = crate::drift::compare(&p, &pass.profile, &crate::DriftOptions::default());
+        let skipped = drift.skipped.iter().find(|s| s.column == "day").unwrap();
+        assert!(
+            skipped.reason.contains("2025-01-01 to 2025-01-02 here")
+                && skipped
+                    .reason
+                    .contains("2024-01-01 to 2024-12-28 in the reference"),
+            "{}",
+            skipped.reason
+        );
+        let schema = crate::Schema::infer(&p);
+        let day = schema.columns.iter().find(|c| c.name == "day").unwrap();
+        assert_eq!(
+            (day.min, day.max),
+            (None, None),
+            "new dates are not out of range"
+        );
     }
 
     #[test]
@@ -600,11 +712,25 @@ mod tests {
     }
 
     #[test]
-    fn invalid_utf8_names_line_and_column() {
+    fn windows_1252_files_read_their_letters_and_invalid_utf8_names_line_and_column() {
+        let bytes = b"a,b\n1,ok\n2,caf\xe9\n";
         let mut f = tempfile::Builder::new().suffix(".csv").tempfile().unwrap();
-        f.write_all(b"a,b\n1,ok\n2,\xff\n").unwrap();
-        let err = profile_file(
+        f.write_all(bytes).unwrap();
+        let pass = profile_file(
             f.path(),
+            &ProfileOptions::default(),
+            &Checks::default(),
+            &mut |_| {},
+        )
+        .unwrap();
+        let (top, _) = pass.profile.column("b").unwrap().top_values(2);
+        assert!(top.iter().any(|(value, _)| value == "café"), "{top:?}");
+        // A stream handed over as bytes is taken as UTF-8, and a field that is not is named.
+        let mut stream =
+            RecordStream::from_csv_reader(Box::new(std::io::Cursor::new(&bytes[..])), "s.csv")
+                .unwrap();
+        let err = profile_stream(
+            &mut stream,
             &ProfileOptions::default(),
             &Checks::default(),
             &mut |_| {},

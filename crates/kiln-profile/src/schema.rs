@@ -2,6 +2,7 @@
 //! Inferred from a profile with margins for sampling noise, then tightened by hand.
 
 use crate::check::{Checks, ColumnCheck};
+use crate::column::Reading;
 use crate::error::ProfileError;
 use crate::profile::Profile;
 use crate::summary::{FeatureType, feature_type};
@@ -86,7 +87,9 @@ impl Schema {
                 let missing = c.missing as f64 / count;
                 let max_missing =
                     (missing + MISSING_SLACK.max(MISSING_SLACK_SHARE * missing)).min(1.0);
-                let (min, max) = if kind == FeatureType::Numeric && c.numbers > 0 {
+                // Dates move on with time: a range from the reference would flag new ones.
+                let dates = matches!(c.reading, Reading::Dates(_));
+                let (min, max) = if kind == FeatureType::Numeric && c.numbers > 0 && !dates {
                     let slack = RANGE_SLACK * (c.moments.max - c.moments.min);
                     // A column never below zero is not widened below zero.
                     let low = c.moments.min - slack;

@@ -1,7 +1,7 @@
 //! The readable face of a profile: per column its type, counts, distinct values, numeric
 //! statistics with quantiles and a histogram, top values and text lengths.
 
-use crate::column::ColumnStats;
+use crate::column::{ColumnStats, Reading};
 use crate::profile::Profile;
 use crate::sketch::QUANTILE_RELATIVE_ERROR;
 use serde::{Deserialize, Serialize};
@@ -172,6 +172,9 @@ pub struct ColumnSummary {
     pub top_exact: bool,
     /// Text lengths, if the column has text.
     pub text_length: Option<LengthSummary>,
+    /// How the column's text was read (formatted numbers, or dates as days since 1970).
+    #[serde(default, skip_serializing_if = "Reading::is_as_written")]
+    pub reading: Reading,
 }
 
 /// The summary of a whole profile.
@@ -246,6 +249,7 @@ pub fn summarize_column(c: &ColumnStats) -> ColumnSummary {
             mean: c.text_length.mean,
             max: c.text_length.max,
         }),
+        reading: c.reading.clone(),
     }
 }
 

@@ -605,7 +605,7 @@ fn prediction_reference(bundle: &Bundle, source: &str) -> Result<Option<Profile>
         ..Live::default()
     };
     Ok(Some(
-        profile_window(&live, &m.target.column, 0..rows.rows)?.profile,
+        profile_window(&live, &m.target.column, 0..rows.rows, Vec::new())?.profile,
     ))
 }
 
@@ -617,7 +617,7 @@ fn window_report(
     options: &MonitorOptions,
 ) -> Result<WindowReport, KilnError> {
     let target = &baseline.target;
-    let profile = profile_window(live, target, range.clone())?;
+    let profile = profile_window(live, target, range.clone(), baseline.data.readings())?;
     let (reference, schema) = (&baseline.data, &baseline.schema);
     let mut anomalies: Vec<Anomaly> = against_schema(schema, &profile);
     // The predicted column stands in for the target: its unseen labels are not data errors.
@@ -733,11 +733,13 @@ fn window_report(
     })
 }
 
-/// Profiles a window's inputs and predictions (the predictions under the target's name).
+/// Profiles a window's inputs and predictions (the predictions under the target's name),
+/// reading columns as `readings` says (the training profile's readings).
 fn profile_window(
     live: &Live,
     target: &str,
     range: std::ops::Range<usize>,
+    readings: Vec<(String, kiln_profile::Reading)>,
 ) -> Result<kiln_profile::Pass, KilnError> {
     let mut writer = csv::Writer::from_writer(Vec::new());
     let header: Vec<&str> = live
@@ -764,6 +766,7 @@ fn profile_window(
         RecordStream::from_csv_reader(Box::new(std::io::Cursor::new(bytes)), &live.source)?;
     let options = ProfileOptions {
         threads: 1,
+        readings,
         ..ProfileOptions::default()
     };
     let pass = kiln_profile::profile::profile_stream(

@@ -89,6 +89,10 @@ pub fn validate(
         keep_values: reference
             .as_ref()
             .is_some_and(|r| r.columns.iter().any(|c| c.values.is_some())),
+        readings: reference
+            .as_ref()
+            .map(Profile::readings)
+            .unwrap_or_default(),
         ..inputs.profile.clone()
     };
     let schema = match (inputs.schema, &reference) {
