@@ -595,6 +595,14 @@ fn date_in_2024(offset: usize) -> String {
     format!("2024-{:02}-{:02}", month + 1, day + 1)
 }
 
+/// `kiln train FILE --target TARGET --epochs EPOCHS --out OUT` in `dir`.
+fn train_file(dir: &Path, file: &str, target: &str, epochs: &str, out: &str) -> Output {
+    let args = [
+        "train", file, "--target", target, "--epochs", epochs, "--out", out,
+    ];
+    kiln(&args, dir)
+}
+
 fn json_field(o: &Output, field: &str) -> f64 {
     let v: serde_json::Value = serde_json::from_str(&stdout(o)).unwrap();
     v[field]
@@ -627,19 +635,7 @@ fn formatted_numbers_and_dates_are_read_as_values() {
         );
     }
     std::fs::write(d.join("shop.csv"), shop).unwrap();
-    let o = kiln(
-        &[
-            "train",
-            "shop.csv",
-            "--target",
-            "label",
-            "--epochs",
-            "40",
-            "--out",
-            "shop.kiln",
-        ],
-        d,
-    );
+    let o = train_file(d, "shop.csv", "label", "40", "shop.kiln");
     let notes = stdout(&o);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(
@@ -682,19 +678,7 @@ fn formatted_numbers_and_dates_are_read_as_values() {
         euro += &format!("{};{y}\n", format!("{x:.2}").replace('.', ","));
     }
     std::fs::write(d.join("euro.csv"), euro).unwrap();
-    let o = kiln(
-        &[
-            "train",
-            "euro.csv",
-            "--target",
-            "y",
-            "--epochs",
-            "40",
-            "--out",
-            "euro.kiln",
-        ],
-        d,
-    );
+    let o = train_file(d, "euro.csv", "y", "40", "euro.kiln");
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("task: regression"), "{}", stdout(&o));
     let o = kiln(&["evaluate", "euro.kiln", "euro.csv", "--json"], d);
@@ -726,12 +710,7 @@ fn windows_1252_and_utf16_files_train_like_utf8() {
     std::fs::write(d.join("utf16.txt"), utf16).unwrap();
     let mut predictions = Vec::new();
     for file in ["utf8.csv", "cp1252.csv", "utf16.txt"] {
-        let o = kiln(
-            &[
-                "train", file, "--target", "label", "--epochs", "3", "--out", "m.kiln",
-            ],
-            d,
-        );
+        let o = train_file(d, file, "label", "3", "m.kiln");
         assert!(o.status.success(), "{file}: {}", stderr(&o));
         // Predicting the UTF-8 file finds the same category names the model was trained on.
         let o = kiln(&["predict", "m.kiln", "utf8.csv", "--json"], d);

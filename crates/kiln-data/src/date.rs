@@ -134,10 +134,7 @@ mod tests {
     use super::*;
 
     fn column(values: &[&str]) -> Column {
-        Column {
-            name: "when".into(),
-            cells: values.iter().map(|v| Cell::from_text(v)).collect(),
-        }
+        Column::from_texts("when", values.iter().copied())
     }
 
     #[test]

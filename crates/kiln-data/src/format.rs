@@ -182,10 +182,7 @@ mod tests {
     use super::*;
 
     fn column(values: &[&str]) -> Column {
-        Column {
-            name: "c".into(),
-            cells: values.iter().map(|v| Cell::from_text(v)).collect(),
-        }
+        Column::from_texts("c", values.iter().copied())
     }
 
     #[test]

@@ -71,6 +71,16 @@ pub struct Column {
     pub cells: Vec<Cell>,
 }
 
+impl Column {
+    /// A column of cells read from text as a CSV's are.
+    pub fn from_texts<'a>(name: &str, texts: impl IntoIterator<Item = &'a str>) -> Self {
+        Self {
+            name: name.to_string(),
+            cells: texts.into_iter().map(Cell::from_text).collect(),
+        }
+    }
+}
+
 /// Finds a table's columns by name: each lookup first tries the column after the previous
 /// match, so columns asked for in table order (a served request, a file written in the model's
 /// column order) cost one comparison each; a name index is built on the first miss.

@@ -3,7 +3,7 @@
 //! sketch after), text lengths, and the values of the sampled rows for drift tests.
 
 use crate::sketch::{Distinct, Frequent, Quantiles};
-use kiln_data::{Cell, Column, NumberFormat, RawValue, classify, date};
+use kiln_data::{Column, NumberFormat, RawValue, classify, date};
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
@@ -41,10 +41,7 @@ impl Reading {
 
     /// The reading of the raw `fields` of one column, each a cell as written.
     pub fn of_fields<'a>(name: &str, fields: impl Iterator<Item = &'a str>) -> Reading {
-        Reading::of_column(&Column {
-            name: name.to_string(),
-            cells: fields.map(Cell::from_text).collect(),
-        })
+        Reading::of_column(&Column::from_texts(name, fields))
     }
 
     /// A classified value as this reading takes it: text in the column's format as its number.
