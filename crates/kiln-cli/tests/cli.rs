@@ -660,6 +660,15 @@ fn formatted_numbers_and_dates_are_read_as_values() {
         "{}",
         stderr(&o)
     );
+    // Monitoring does not stop at a value that is not a date: it reports it as a data error.
+    std::fs::write(
+        d.join("live.csv"),
+        "price,discount,day\n$5,5%,2024-12-30\n$900,1%,not a date\n",
+    )
+    .unwrap();
+    let o = kiln(&["monitor", "shop.kiln", "--log", "live.csv", "--json"], d);
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
+    assert!(stdout(&o).contains("not a date"), "{}", stdout(&o));
 
     // A European export: semicolons between fields, decimal commas, spaces between thousands.
     let mut euro = String::from("x;y\n");

@@ -388,8 +388,8 @@ fn label(bundle: &Bundle, cell: &Cell) -> Cell {
 }
 
 /// A copy of `table` the model can predict whatever is wrong with it: absent feature columns
-/// added empty and text in numeric features made missing. Monitoring reports those faults as
-/// data errors instead of stopping at the first one.
+/// added empty, text in numeric features and values that are not dates in date features made
+/// missing. Monitoring reports those faults as data errors instead of stopping at the first one.
 fn predictable(bundle: &Bundle, table: &Table) -> Table {
     let mut out = table.clone();
     for feature in &bundle.manifest.preprocessor.features {
@@ -403,7 +403,17 @@ fn predictable(bundle: &Bundle, table: &Table) -> Table {
                     }
                 }
             }
-            Some(_) => {}
+            Some(column) => {
+                if let kiln_data::preprocess::FeatureEncoder::Date { format, .. } = &feature.encoder
+                {
+                    for cell in &mut column.cells {
+                        let text = cell.as_text();
+                        if kiln_data::date::parse(format, &text).is_none() {
+                            *cell = Cell::Missing;
+                        }
+                    }
+                }
+            }
             None => out.columns.push(kiln_data::Column {
                 name: feature.column.clone(),
                 cells: vec![Cell::Missing; table.n_rows()],
