@@ -3,6 +3,7 @@
 
 use crate::error::DataError;
 use crate::format::NumberFormat;
+use crate::reading::Reading;
 use crate::table::{Cell, Column, Table};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -58,9 +59,10 @@ pub struct ColumnPlan {
     pub name: String,
     /// `Ok(kind)` for a feature, `Err(reason)` for a dropped column.
     pub use_as: Result<ColumnKind, DropReason>,
-    /// How a numeric column writes its numbers (currency, percent, thousands, decimal comma).
-    #[serde(default, skip_serializing_if = "NumberFormat::is_plain")]
-    pub format: NumberFormat,
+    /// How the column's text is read: formatted numbers (currency, percent, thousands,
+    /// decimal comma) or dates.
+    #[serde(default, skip_serializing_if = "Reading::is_as_written")]
+    pub reading: Reading,
 }
 
 /// Lower-cased spellings accepted as the two values of a boolean column.
@@ -73,21 +75,21 @@ pub fn infer_columns(table: &Table, target: &str) -> Result<Vec<ColumnPlan>, Dat
         .iter()
         .filter(|c| c.name != target)
         .map(|c| {
-            let format = NumberFormat::of_column(c).unwrap_or_default();
+            let reading = Reading::of_column(c);
             Ok(ColumnPlan {
                 name: c.name.clone(),
-                use_as: infer_column(table, c, format)?,
-                format,
+                use_as: infer_column(table, c, &reading)?,
+                reading,
             })
         })
         .collect()
 }
 
-/// The role of one column, whose numbers are written in `format`.
+/// The role of one column, whose text is read as `reading` says.
 fn infer_column(
     table: &Table,
     col: &Column,
-    format: NumberFormat,
+    reading: &Reading,
 ) -> Result<Result<ColumnKind, DropReason>, DataError> {
     let numbers = col
         .cells
@@ -103,11 +105,10 @@ fn infer_column(
     if present == 0 {
         return Ok(Err(DropReason::Empty));
     }
-    if !format.is_plain() {
-        return Ok(infer_numeric(col, format, present));
-    }
-    if numbers == 0 && crate::date::format_of_column(col).is_some() {
-        return Ok(Ok(ColumnKind::Date));
+    match reading {
+        Reading::Numbers(format) => return Ok(infer_numeric(col, *format, present)),
+        Reading::Dates(_) => return Ok(Ok(ColumnKind::Date)),
+        Reading::AsWritten => {}
     }
     if texts > 0 && numbers * 10 >= present * 9 {
         let (row, value) = col
@@ -128,7 +129,7 @@ fn infer_column(
         });
     }
     if texts == 0 {
-        return Ok(infer_numeric(col, format, numbers));
+        return Ok(infer_numeric(col, NumberFormat::Plain, numbers));
     }
     Ok(infer_text(col, present))
 }
@@ -283,7 +284,7 @@ mod tests {
         }
         let p = plans(&csv).unwrap();
         assert_eq!(kind(&p, "price"), Ok(ColumnKind::Numeric));
-        assert_eq!(p[0].format, NumberFormat::Point);
+        assert_eq!(p[0].reading, Reading::Numbers(NumberFormat::Point));
         assert_eq!(kind(&p, "share"), Ok(ColumnKind::Numeric));
         assert_eq!(kind(&p, "day"), Ok(ColumnKind::Date));
         assert_eq!(kind(&p, "id_like"), Err(DropReason::Identifier));

@@ -9,6 +9,7 @@ pub mod image;
 pub mod infer;
 pub mod preprocess;
 pub mod read;
+pub mod reading;
 pub mod split;
 pub mod stream;
 pub mod table;
@@ -22,6 +23,7 @@ pub use image::{ImageData, ImageOptions, ImageSet, decode_image, is_image_data, 
 pub use infer::{ColumnKind, ColumnPlan, infer_columns};
 pub use preprocess::{Encoded, PreprocessOptions, Preprocessor};
 pub use read::{RawValue, classify, read_table};
+pub use reading::Reading;
 pub use split::{Split, split_indices};
 pub use stream::{Chunk, RecordStream};
 pub use table::{Cell, Column, Table};

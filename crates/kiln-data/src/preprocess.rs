@@ -6,6 +6,7 @@ use crate::date;
 use crate::error::DataError;
 use crate::format::NumberFormat;
 use crate::infer::{ColumnKind, ColumnPlan, DropReason, boolean_value};
+use crate::reading::Reading;
 use crate::table::{Cell, Column, Table};
 use crate::text::TextEncoder;
 use crate::tokens::TextModel;
@@ -226,7 +227,7 @@ impl Preprocessor {
                 Ok(kind) => features.push(Feature {
                     column: plan.name.clone(),
                     kind: *kind,
-                    encoder: fit_column(column, *kind, plan.format, train_rows, options),
+                    encoder: fit_column(column, *kind, &plan.reading, train_rows, options),
                 }),
             }
         }
@@ -394,7 +395,7 @@ impl Preprocessor {
 fn fit_column(
     column: &Column,
     kind: ColumnKind,
-    format: NumberFormat,
+    reading: &Reading,
     rows: &[usize],
     options: &PreprocessOptions,
 ) -> FeatureEncoder {
@@ -403,6 +404,10 @@ fn fit_column(
     match kind {
         ColumnKind::Text => unreachable!("text columns are fitted by TextEncoder::fit"),
         ColumnKind::Numeric => {
+            let format = match reading {
+                Reading::Numbers(format) => *format,
+                _ => NumberFormat::Plain,
+            };
             let mut v: Vec<f64> = cells.iter().filter_map(|c| format.number(c)).collect();
             v.sort_by(f64::total_cmp);
             let median = if v.is_empty() { 0.0 } else { quantile(&v, 0.5) };
@@ -449,7 +454,9 @@ fn fit_column(
             missing_indicator: has_missing,
         },
         ColumnKind::Date => {
-            let format = date::format_of_column(column).expect("inference found the layout");
+            let Reading::Dates(format) = reading.clone() else {
+                unreachable!("inference makes date columns from a date reading")
+            };
             let days: Vec<f64> = cells
                 .iter()
                 .filter_map(|c| match c {

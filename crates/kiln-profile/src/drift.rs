@@ -5,9 +5,10 @@
 //! at once; for larger references, the normed Wasserstein distance (numbers) or the
 //! Jensen-Shannon distance (categories). The population stability index is reported always.
 
-use crate::column::{ColumnStats, Reading};
+use crate::column::ColumnStats;
 use crate::profile::Profile;
 use crate::summary::{FeatureType, distinct, feature_type};
+use kiln_data::Reading;
 pub use kiln_stats::Correction;
 use serde::{Deserialize, Serialize};
 

@@ -15,9 +15,9 @@ pub mod summary;
 pub mod validate;
 
 pub use check::Checks;
-pub use column::Reading;
 pub use drift::{DriftOptions, DriftReport};
 pub use error::ProfileError;
+pub use kiln_data::Reading;
 pub use profile::{Pass, Profile, ProfileOptions, Progress, profile_file};
 pub use report::Validation;
 pub use schema::Schema;

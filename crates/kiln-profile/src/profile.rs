@@ -3,8 +3,9 @@
 //! timing), which is the same merge that combines profiles of files profiled elsewhere.
 
 use crate::check::{Checks, Violations};
-use crate::column::{ColumnStats, KeptValues, Reading};
+use crate::column::{ColumnStats, KeptValues};
 use crate::error::ProfileError;
+use kiln_data::Reading;
 use kiln_data::{Chunk, RecordStream};
 use rustc_hash::FxHashSet;
 use serde::{Deserialize, Serialize};

@@ -2,10 +2,10 @@
 //! Inferred from a profile with margins for sampling noise, then tightened by hand.
 
 use crate::check::{Checks, ColumnCheck};
-use crate::column::Reading;
 use crate::error::ProfileError;
 use crate::profile::Profile;
 use crate::summary::{FeatureType, feature_type};
+use kiln_data::Reading;
 use serde::{Deserialize, Serialize};
 
 /// Slack added to an observed missing rate: at least this much...

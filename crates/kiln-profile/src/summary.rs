@@ -1,9 +1,10 @@
 //! The readable face of a profile: per column its type, counts, distinct values, numeric
 //! statistics with quantiles and a histogram, top values and text lengths.
 
-use crate::column::{ColumnStats, Reading};
+use crate::column::ColumnStats;
 use crate::profile::Profile;
 use crate::sketch::QUANTILE_RELATIVE_ERROR;
+use kiln_data::Reading;
 use serde::{Deserialize, Serialize};
 
 /// Values listed in a column's top values.
